@@ -1,0 +1,69 @@
+//! Every command and flag, defined once; `--help` is derived from these definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use modelgate_core::Severity;
+
+/// modelgate: a zero-trust gate between ML artifacts arriving from anywhere and production.
+#[derive(Debug, Parser)]
+#[command(name = "modelgate", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Statically scan model files and repositories without loading them.
+    Scan(ScanArgs),
+    /// Inspect pickle streams.
+    #[command(subcommand)]
+    Pickle(PickleCommand),
+}
+
+/// Output formats for reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OutputFormat {
+    /// Readable text, coloured on a terminal.
+    Human,
+    /// The versioned JSON report (docs/schemas/scan-report-v1.json).
+    Json,
+    /// SARIF 2.1.0, for code-scanning dashboards.
+    Sarif,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ScanArgs {
+    /// Files or directories to scan.
+    #[arg(required = true, value_name = "PATH")]
+    pub(crate) paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub(crate) format: OutputFormat,
+    /// Exit 1 when any finding is at or above this severity.
+    #[arg(long, value_name = "SEVERITY", default_value = "high", value_parser = parse_severity)]
+    pub(crate) fail_on: Severity,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+    /// Show the opcode listing and a decompiled view of every pickle found, instead of a report.
+    #[arg(long)]
+    pub(crate) explain: bool,
+    /// Never draw a progress bar (it is drawn only on a terminal anyway).
+    #[arg(long)]
+    pub(crate) no_progress: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PickleCommand {
+    /// Print the opcode listing and a decompiled pseudo-Python view of a pickle file.
+    Disasm {
+        /// The pickle file (raw pickle, or a torch/zip checkpoint: every pickle member is shown).
+        file: PathBuf,
+    },
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.parse::<Severity>().map_err(|e| e.to_string())
+}

@@ -1,0 +1,14 @@
+//! One module per command.
+
+mod pickle;
+mod scan;
+
+use crate::Outcome;
+use crate::cli::{Cli, Command};
+
+pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Scan(args) => scan::run(&args),
+        Command::Pickle(cmd) => pickle::run(&cmd),
+    }
+}

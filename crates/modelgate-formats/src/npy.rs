@@ -1,0 +1,1 @@
+//! (placeholder: implemented by its issue work; intentionally empty)

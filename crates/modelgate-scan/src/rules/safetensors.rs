@@ -1,0 +1,8 @@
+//! (placeholder: these rules are being implemented)
+
+use modelgate_formats::ByteSource;
+
+use crate::Ctx;
+
+/// Validates a safetensors file.
+pub fn scan(_ctx: &mut Ctx<'_>, _src: &dyn ByteSource) {}
