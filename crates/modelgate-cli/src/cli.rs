@@ -20,6 +20,15 @@ pub(crate) enum Command {
     /// Inspect pickle streams.
     #[command(subcommand)]
     Pickle(PickleCommand),
+    /// List every scan rule with its code, default severity and what to do about it.
+    Rules(RulesArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RulesArgs {
+    /// Output format (`sarif` is not meaningful here and is refused).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub(crate) format: OutputFormat,
 }
 
 /// Output formats for reports.

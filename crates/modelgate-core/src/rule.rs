@@ -92,7 +92,7 @@ rules! {
     /// Analysis stopped at a size, depth, count or time limit, so the file was not fully checked.
     LimitExceeded = ("MG002", "limit-exceeded", General, High, "CWE-400",
         "Treat the file as unverified; inspect it manually or raise the limit if the file is trusted to be large.");
-    /// A symbolic link in the scanned tree; modelgate does not follow links.
+    /// A symbolic link in the scanned tree (followed only when it leads to a regular file).
     Symlink = ("MG003", "symlink", General, Medium, "CWE-59",
         "Replace the link with the file it points to, or remove it; loaders may follow it outside the model.");
     /// The pickle imports or calls a callable known to execute code, import modules, or do I/O.

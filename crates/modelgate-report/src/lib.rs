@@ -12,10 +12,12 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod rules_doc;
 mod sarif;
 
 use modelgate_core::Report;
 
+pub use rules_doc::{rules_json, rules_markdown};
 pub use sarif::to_sarif;
 
 /// The report as pretty-printed JSON (the `--format json` output).

@@ -1,6 +1,7 @@
 //! One module per command.
 
 mod pickle;
+mod rules;
 mod scan;
 
 use crate::Outcome;
@@ -10,5 +11,6 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Scan(args) => scan::run(&args),
         Command::Pickle(cmd) => pickle::run(&cmd),
+        Command::Rules(args) => rules::run(&args),
     }
 }
