@@ -292,11 +292,10 @@ pub(crate) fn report(ctx: &mut Ctx<'_>, analysis: &Analysis) {
             format!(", {} uses", agg.count)
         };
         let message = format!(
-            "`{subject}` is {} (first at offset {:#x}{times}): {}. {}",
+            "`{subject}` is {} (first at offset {:#x}{times}): {}",
             agg.usages.join(", "),
             agg.offset,
             agg.why,
-            rule.help()
         );
         let finding = Finding::new(rule, agg.severity, ctx.at(agg.offset), message)
             .with_subject(subject)
@@ -331,10 +330,9 @@ fn report_embedded(ctx: &mut Ctx<'_>, analysis: &Analysis) {
         };
         let member = format!("<embedded pickle @{:#x}>", e.offset);
         let message = format!(
-            "a {}-byte constant at offset {:#x} is itself a pickle and {what}; its findings are listed under `{member}`. {}",
+            "a {}-byte constant at offset {:#x} is itself a pickle and {what}; its findings are listed under `{member}`",
             e.data.len(),
             e.offset,
-            RuleId::PickleNestedPickle.help()
         );
         let mut finding = Finding::new(
             RuleId::PickleNestedPickle,
@@ -353,10 +351,8 @@ fn report_embedded(ctx: &mut Ctx<'_>, analysis: &Analysis) {
 fn report_end(ctx: &mut Ctx<'_>, analysis: &Analysis) {
     if let Some(e) = &analysis.error {
         let message = format!(
-            "the pickle stream is malformed at offset {:#x}: {}; everything before it was analysed, nothing after. {}",
-            e.offset,
-            e.kind,
-            RuleId::PickleMalformed.help()
+            "the pickle stream is malformed at offset {:#x}: {}; everything before it was analysed, nothing after",
+            e.offset, e.kind,
         );
         ctx.report(Finding::of(
             RuleId::PickleMalformed,
@@ -392,10 +388,8 @@ fn report_end(ctx: &mut Ctx<'_>, analysis: &Analysis) {
     }
     if let Some(t) = &analysis.trailing {
         let message = format!(
-            "{} bytes follow the last pickle's STOP at offset {:#x} and are not another pickle. {}",
-            t.len,
-            t.offset,
-            RuleId::PickleTrailingData.help()
+            "{} bytes follow the last pickle's STOP at offset {:#x} and are not another pickle",
+            t.len, t.offset,
         );
         ctx.report(Finding::of(
             RuleId::PickleTrailingData,
