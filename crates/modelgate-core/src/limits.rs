@@ -24,6 +24,12 @@ pub struct Limits {
     pub max_pickle_value_bytes: usize,
     /// Most pickles read back to back from one stream (legacy torch files hold several).
     pub max_pickles_per_stream: usize,
+    /// Most symbolic values (strings, containers, calls, container items) one pickle stream may
+    /// build; bounds the stack machine's memory on hostile streams.
+    pub max_pickle_values: usize,
+    /// Most bytes of embedded pickles (constant bytes/str values that are pickles themselves)
+    /// kept from one stream for nested scanning.
+    pub max_pickle_embedded_bytes: u64,
     /// Most members listed from one archive.
     pub max_archive_members: usize,
     /// Most bytes any one decompressed stream or archive member may expand to.
@@ -72,6 +78,8 @@ impl Default for Limits {
             max_pickle_memo: 10_000_000,
             max_pickle_value_bytes: 64 * 1024 * 1024,
             max_pickles_per_stream: 64,
+            max_pickle_values: 10_000_000,
+            max_pickle_embedded_bytes: 256 * MIB,
             max_archive_members: 200_000,
             max_decompressed_bytes: 8 * GIB,
             max_compression_ratio: 1_000,

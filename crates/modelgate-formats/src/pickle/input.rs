@@ -1,0 +1,261 @@
+//! A small buffered cursor over any [`std::io::Read`], tracking the absolute offset, so that the
+//! opcode decoder can take one byte at a time without a call per byte and can skip multi-GB
+//! payloads in bounded chunks without allocating their declared length.
+
+use std::io::{self, Read};
+
+const BUF_LEN: usize = 64 * 1024;
+
+/// What went wrong underneath an opcode read.
+#[derive(Debug)]
+pub(crate) enum InputError {
+    /// The stream ended; `got` of the requested bytes were available.
+    Eof,
+    /// The byte budget (`Limits::max_pickle_bytes`) is spent.
+    Budget,
+    /// The underlying reader failed.
+    Io(io::Error),
+}
+
+pub(crate) struct Input<R> {
+    inner: R,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Absolute offset of `buf[start]`.
+    offset: u64,
+    /// Absolute offset past which nothing may be read.
+    budget_end: u64,
+    eof: bool,
+}
+
+impl<R: Read> Input<R> {
+    pub(crate) fn new(inner: R, budget: u64) -> Self {
+        Input {
+            inner,
+            buf: vec![0; BUF_LEN],
+            start: 0,
+            end: 0,
+            offset: 0,
+            budget_end: budget,
+            eof: false,
+        }
+    }
+
+    /// Offset of the next byte to be read.
+    pub(crate) fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Refills the buffer; returns false at end of stream.
+    fn fill(&mut self) -> Result<bool, InputError> {
+        if self.start < self.end {
+            return Ok(true);
+        }
+        if self.eof {
+            return Ok(false);
+        }
+        self.start = 0;
+        self.end = 0;
+        loop {
+            match self.inner.read(&mut self.buf) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    self.end = n.min(self.buf.len());
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(InputError::Io(e)),
+            }
+        }
+    }
+
+    fn check_budget(&self, n: u64) -> Result<(), InputError> {
+        match self.offset.checked_add(n) {
+            Some(end) if end <= self.budget_end => Ok(()),
+            _ => Err(InputError::Budget),
+        }
+    }
+
+    /// True when no byte remains (or the budget is spent exactly).
+    pub(crate) fn at_end(&mut self) -> Result<bool, InputError> {
+        Ok(!self.fill()?)
+    }
+
+    /// Up to `out.len()` bytes without consuming them; returns how many were available.
+    pub(crate) fn peek_into(&mut self, out: &mut [u8]) -> Result<usize, InputError> {
+        if !self.fill()? {
+            return Ok(0);
+        }
+        // Only what is already buffered, topped up once by compacting if needed.
+        if self.end - self.start < out.len() && !self.eof {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            while self.end < out.len() {
+                match self.inner.read(&mut self.buf[self.end..]) {
+                    Ok(0) => {
+                        self.eof = true;
+                        break;
+                    }
+                    Ok(n) => self.end += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(InputError::Io(e)),
+                }
+            }
+        }
+        let avail = &self.buf[self.start..self.end];
+        let n = avail.len().min(out.len());
+        out[..n].copy_from_slice(&avail[..n]);
+        Ok(n)
+    }
+
+    pub(crate) fn byte(&mut self) -> Result<u8, InputError> {
+        self.check_budget(1)?;
+        if !self.fill()? {
+            return Err(InputError::Eof);
+        }
+        let b = self.buf[self.start];
+        self.start += 1;
+        self.offset += 1;
+        Ok(b)
+    }
+
+    /// Exactly `N` bytes (N is small: an integer argument).
+    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], InputError> {
+        let mut out = [0u8; N];
+        self.read_exact(&mut out)?;
+        Ok(out)
+    }
+
+    pub(crate) fn read_exact(&mut self, out: &mut [u8]) -> Result<(), InputError> {
+        self.check_budget(out.len() as u64)?;
+        let mut done = 0;
+        while done < out.len() {
+            if !self.fill()? {
+                return Err(InputError::Eof);
+            }
+            let avail = &self.buf[self.start..self.end];
+            let n = avail.len().min(out.len() - done);
+            out[done..done + n].copy_from_slice(&avail[..n]);
+            self.start += n;
+            self.offset += n as u64;
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Reads up to and including the next `\n`, appending the line without it to `out`; fails
+    /// (without unbounded growth) once the line exceeds `cap` bytes.
+    pub(crate) fn line(&mut self, out: &mut Vec<u8>, cap: usize) -> Result<bool, InputError> {
+        out.clear();
+        loop {
+            if !self.fill()? {
+                return Err(InputError::Eof);
+            }
+            let avail = &self.buf[self.start..self.end];
+            let (take, found) = match avail.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (avail.len(), false),
+            };
+            self.check_budget(take as u64)?;
+            let body = if found { &avail[..take - 1] } else { avail };
+            if out.len() + body.len() > cap {
+                return Ok(false);
+            }
+            out.extend_from_slice(body);
+            self.start += take;
+            self.offset += take as u64;
+            if found {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Consumes `len` bytes, copying the first `keep` of them into `out` (cleared first). Reads
+    /// in bounded chunks: a lying length fails at end of stream without allocating it.
+    pub(crate) fn payload(
+        &mut self,
+        len: u64,
+        keep: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), InputError> {
+        out.clear();
+        self.check_budget(len)?;
+        let mut left = len;
+        while left > 0 {
+            if !self.fill()? {
+                return Err(InputError::Eof);
+            }
+            let avail = &self.buf[self.start..self.end];
+            let n = (avail.len() as u64).min(left) as usize;
+            let room = keep.saturating_sub(out.len()).min(n);
+            if room > 0 {
+                out.extend_from_slice(&avail[..room]);
+            }
+            self.start += n;
+            self.offset += n as u64;
+            left -= n as u64;
+        }
+        Ok(())
+    }
+
+    /// Consumes `len` bytes of raw data that is not pickle opcodes (joblib array data, legacy
+    /// torch storages): bounded by the stream itself, not by the pickle byte budget.
+    pub(crate) fn skip_raw(&mut self, len: u64) -> Result<(), InputError> {
+        self.budget_end = self.budget_end.saturating_add(len);
+        let mut none = Vec::new();
+        self.payload(len, 0, &mut none)
+    }
+
+    /// Consumes everything left, returning how many bytes that was.
+    pub(crate) fn drain(&mut self) -> Result<u64, InputError> {
+        let mut total = 0u64;
+        while self.fill()? {
+            let n = self.end - self.start;
+            total += n as u64;
+            self.offset += n as u64;
+            self.start = self.end;
+        }
+        Ok(total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_payloads_and_budget() {
+        let data: &[u8] = b"abc\nxyz0123456789";
+        let mut input = Input::new(data, 1000);
+        let mut line = Vec::new();
+        assert!(input.line(&mut line, 10).unwrap());
+        assert_eq!(line, b"abc");
+        assert_eq!(input.offset(), 4);
+        let mut peek = [0u8; 2];
+        assert_eq!(input.peek_into(&mut peek).unwrap(), 2);
+        assert_eq!(&peek, b"xy");
+        let mut kept = Vec::new();
+        input.payload(5, 2, &mut kept).unwrap();
+        assert_eq!(kept, b"xy");
+        assert_eq!(input.byte().unwrap(), b'2');
+        assert!(matches!(
+            input.payload(100, 0, &mut kept),
+            Err(InputError::Eof)
+        ));
+        let mut small = Input::new(data, 3);
+        assert!(matches!(small.array::<4>(), Err(InputError::Budget)));
+    }
+
+    #[test]
+    fn long_line_is_refused() {
+        let data: &[u8] = b"aaaaaaaaaaaaaaaa\n";
+        let mut input = Input::new(data, 1000);
+        let mut line = Vec::new();
+        assert!(!input.line(&mut line, 4).unwrap());
+    }
+}
