@@ -1,0 +1,1 @@
+//! (placeholder: tar parser in progress)
