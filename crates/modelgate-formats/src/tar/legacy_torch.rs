@@ -1,0 +1,1 @@
+//! Legacy torch (placeholder)
