@@ -379,7 +379,8 @@ fn parse_scalar(text: &str) -> Result<Scalar, String> {
         ),
         None => (rest, ""),
     };
-    if !unit.is_empty() && !(matches!(kind, 'M' | 'm') && unit.ends_with(']')) {
+    let unit_ok = unit.is_empty() || (matches!(kind, 'M' | 'm') && unit.ends_with(']'));
+    if !unit_ok {
         return Err(bad());
     }
     let size: Option<u64> = if digits.is_empty() {
@@ -388,13 +389,12 @@ fn parse_scalar(text: &str) -> Result<Scalar, String> {
         Some(digits.parse().map_err(|_| bad())?)
     };
     let itemsize = match (kind, size) {
-        ('O', None | Some(4 | 8)) => 8,
+        ('O', None | Some(4 | 8)) | ('M' | 'm', Some(8)) => 8,
         ('?', None) => 1,
-        ('b' | 'i' | 'u', Some(n @ (1 | 2 | 4 | 8))) => n,
-        ('f', Some(n @ (2 | 4 | 8 | 12 | 16))) => n,
-        ('c', Some(n @ (8 | 16 | 24 | 32))) => n,
-        ('M' | 'm', Some(8)) => 8,
-        ('S' | 'a' | 'V', Some(n)) => n,
+        ('b' | 'i' | 'u', Some(n @ (1 | 2 | 4 | 8)))
+        | ('f', Some(n @ (2 | 4 | 8 | 12 | 16)))
+        | ('c', Some(n @ (8 | 16 | 24 | 32)))
+        | ('S' | 'a' | 'V', Some(n)) => n,
         ('U', Some(n)) => n.checked_mul(4).ok_or_else(bad)?,
         _ => return Err(bad()),
     };

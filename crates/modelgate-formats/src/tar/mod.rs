@@ -173,7 +173,9 @@ pub fn parse_number(field: &[u8]) -> Option<u64> {
         }),
         Some(0xff) => None,
         _ => {
-            let text = std::str::from_utf8(nts(field)).ok()?.trim_matches([' ', '\0']);
+            let text = std::str::from_utf8(nts(field))
+                .ok()?
+                .trim_matches([' ', '\0']);
             if text.is_empty() {
                 Some(0)
             } else {
@@ -193,7 +195,7 @@ fn checksum_ok(header: &[u8]) -> bool {
     for (i, b) in header.iter().enumerate() {
         let b = if (148..156).contains(&i) { b' ' } else { *b };
         unsigned += u64::from(b);
-        signed += i64::from(b.cast_signed());
+        signed += i64::from(i8::from_le_bytes([b]));
     }
     stored == unsigned || i64::try_from(stored).is_ok_and(|s| s == signed)
 }
@@ -297,19 +299,17 @@ impl TarArchive {
                     );
                     break;
                 }
-                let data = match src.read_vec(data_offset, size, limits.max_archive_metadata_bytes) {
-                    Ok(d) => d,
-                    Err(_) => {
-                        tar.issue(
-                            pos,
-                            None,
-                            IssueKind::Truncated {
-                                needed: data_offset.saturating_add(size),
-                                available: total,
-                            },
-                        );
-                        break;
-                    }
+                let Ok(data) = src.read_vec(data_offset, size, limits.max_archive_metadata_bytes)
+                else {
+                    tar.issue(
+                        pos,
+                        None,
+                        IssueKind::Truncated {
+                            needed: data_offset.saturating_add(size),
+                            available: total,
+                        },
+                    );
+                    break;
                 };
                 match type_flag {
                     b'L' => pending.long_name = Some(nts(&data).to_vec()),
@@ -347,13 +347,14 @@ impl TarArchive {
             }
             let pax = |key: &str| pending.pax.get(key).or_else(|| globals.get(key));
             if let Some(pax_size) = pax("size") {
-                match std::str::from_utf8(pax_size).ok().and_then(|s| s.parse().ok()) {
-                    Some(s) => size = s,
-                    None => {
-                        tar.issue(pos, None, IssueKind::BadNumber { field: "pax size" });
-                        break;
-                    }
-                }
+                let parsed = std::str::from_utf8(pax_size)
+                    .ok()
+                    .and_then(|s| s.parse().ok());
+                let Some(pax_size) = parsed else {
+                    tar.issue(pos, None, IssueKind::BadNumber { field: "pax size" });
+                    break;
+                };
+                size = pax_size;
             }
             let ustar = header.get(257..263) == Some(b"ustar\0".as_slice());
             let raw_name = if let Some(path) = pax("path") {
@@ -471,7 +472,11 @@ impl TarArchive {
                     .map(|&first| (first, DuplicateKind::CaseFolded))
             };
             if let Some((first, kind)) = dup {
-                found.push((e.header_offset, e.index, IssueKind::DuplicateName { first, kind }));
+                found.push((
+                    e.header_offset,
+                    e.index,
+                    IssueKind::DuplicateName { first, kind },
+                ));
             }
             exact.entry(e.raw_name.as_slice()).or_insert(e.index);
             normal.entry(normalise(&e.name)).or_insert(e.index);

@@ -37,7 +37,13 @@ fn benign_archive() {
 fn long_names_prefix_pax_and_base256() {
     let mut out = Vec::new();
     let long = format!("{}/data.pkl", "d".repeat(150));
-    member(&mut out, b"././@LongLink", format!("{long}\0").as_bytes(), b'L', b"");
+    member(
+        &mut out,
+        b"././@LongLink",
+        format!("{long}\0").as_bytes(),
+        b'L',
+        b"",
+    );
     member(&mut out, b"truncated-name", b"abc", b'0', b"");
     let pax = pax_record("path", "pax/name.pkl") + &pax_record("size", "4");
     member(&mut out, b"PaxHeaders/x", pax.as_bytes(), b'x', b"");
@@ -54,8 +60,19 @@ fn long_names_prefix_pax_and_base256() {
     finish(&mut out);
     let t = parse(&out);
     assert_eq!(kinds(&t), vec![]);
-    let got: Vec<(&str, u64)> = t.entries.iter().map(|e| (e.name.as_str(), e.size)).collect();
-    assert_eq!(got, [(long.as_str(), 3), ("pax/name.pkl", 4), ("folder/file.bin", 2)]);
+    let got: Vec<(&str, u64)> = t
+        .entries
+        .iter()
+        .map(|e| (e.name.as_str(), e.size))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (long.as_str(), 3),
+            ("pax/name.pkl", 4),
+            ("folder/file.bin", 2)
+        ]
+    );
     let third = &t.entries[2];
     assert_eq!(&out[third.data_offset as usize..][..2], b"hi");
 }
@@ -104,18 +121,36 @@ fn links_paths_and_duplicates() {
     finish(&mut out);
     let t = parse(&out);
     let k = kinds(&t);
-    assert!(k.contains(&IssueKind::Link { target: "../../etc/passwd".into(), escapes: true }));
-    assert!(k.contains(&IssueKind::Link { target: "sibling".into(), escapes: false }));
-    assert!(k.contains(&IssueKind::Link { target: "/etc/shadow".into(), escapes: true }));
+    assert!(k.contains(&IssueKind::Link {
+        target: "../../etc/passwd".into(),
+        escapes: true
+    }));
+    assert!(k.contains(&IssueKind::Link {
+        target: "sibling".into(),
+        escapes: false
+    }));
+    assert!(k.contains(&IssueKind::Link {
+        target: "/etc/shadow".into(),
+        escapes: true
+    }));
     assert!(k.contains(&IssueKind::Path(PathIssue::DotDot)));
-    assert!(k.contains(&IssueKind::DuplicateName { first: 4, kind: DuplicateKind::Normalised }));
-    assert!(k.contains(&IssueKind::DuplicateName { first: 4, kind: DuplicateKind::Exact }));
+    assert!(k.contains(&IssueKind::DuplicateName {
+        first: 4,
+        kind: DuplicateKind::Normalised
+    }));
+    assert!(k.contains(&IssueKind::DuplicateName {
+        first: 4,
+        kind: DuplicateKind::Exact
+    }));
 }
 
 #[test]
 fn limits_and_malformed_pax() {
     let bytes = tar(&[("a", b"1"), ("b", b"2"), ("c", b"3")]);
-    let limits = Limits { max_archive_members: 2, ..Limits::default() };
+    let limits = Limits {
+        max_archive_members: 2,
+        ..Limits::default()
+    };
     let t = TarArchive::parse(&bytes.as_slice(), &limits);
     assert_eq!(t.entries.len(), 2);
     assert!(matches!(kinds(&t)[..], [IssueKind::LimitReached { .. }]));
@@ -124,11 +159,17 @@ fn limits_and_malformed_pax() {
     member(&mut out, b"PaxHeaders/x", b"999 path=x\n", b'x', b"");
     member(&mut out, b"x", b"", b'0', b"");
     finish(&mut out);
-    assert!(matches!(kinds(&parse(&out))[..], [IssueKind::ExtendedHeaderMalformed { .. }]));
+    assert!(matches!(
+        kinds(&parse(&out))[..],
+        [IssueKind::ExtendedHeaderMalformed { .. }]
+    ));
 
     let mut out = Vec::new();
     member(&mut out, b"././@LongLink", &[b'n'; 3000], b'L', b"");
-    let small = Limits { max_archive_metadata_bytes: 1000, ..Limits::default() };
+    let small = Limits {
+        max_archive_metadata_bytes: 1000,
+        ..Limits::default()
+    };
     let t = TarArchive::parse(&out.as_slice(), &small);
     assert!(matches!(kinds(&t)[..], [IssueKind::LimitReached { .. }]));
 }
@@ -140,7 +181,10 @@ fn numbers() {
     assert_eq!(parse_number(b"\0\0\0"), Some(0));
     assert_eq!(parse_number(&[0x80, 0, 1, 0]), Some(256));
     assert_eq!(parse_number(&[0xff, 0xff]), None);
-    assert_eq!(parse_number(&[0x80, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), None);
+    assert_eq!(
+        parse_number(&[0x80, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+        None
+    );
     assert_eq!(parse_number(b"89"), None);
 }
 

@@ -209,7 +209,7 @@ fn absurd_declared_ratio() {
 #[test]
 fn path_tricks_and_symlinks() {
     let mut link = Member::stored("link", b"/etc/passwd");
-    link.made_by = 3 << 8 | 20;
+    link.made_by = 0x0314;
     link.external = 0o120_777 << 16;
     let zip = parse(
         &ZipWriter::new(vec![
