@@ -300,6 +300,9 @@ pub enum IssueKind {
 pub struct ZipArchive {
     /// Offset of the end-of-central-directory record used.
     pub end_record_offset: u64,
+    /// The end record's comment ends exactly at the end of the source, as the format requires
+    /// (false for a zip followed by other data, e.g. stored inside another container).
+    pub end_record_exact: bool,
     /// Offset of the ZIP64 end record, when one was used.
     pub zip64_record_offset: Option<u64>,
     /// Absolute offset of the central directory.
@@ -343,6 +346,7 @@ impl ZipArchive {
         let layout = locate(src)?;
         let mut zip = ZipArchive {
             end_record_offset: layout.eocd,
+            end_record_exact: layout.exact_comment,
             zip64_record_offset: layout.zip64_record,
             central_directory_offset: layout.cd_offset,
             central_directory_size: layout.cd_size,
