@@ -168,14 +168,26 @@ pub fn check_polyglot(ctx: &mut Ctx<'_>, format: FileFormat, src: &dyn ByteSourc
     zip::scan(ctx, src, &archive, true);
 }
 
-/// Severity of a duplicate name by how the names collide.
-fn duplicate_severity(kind: DuplicateKind) -> (Severity, &'static str) {
+/// Severity, and wording, of a duplicate name by how the names collide.
+fn duplicate_severity(kind: DuplicateKind) -> (Severity, &'static str, &'static str) {
     match kind {
-        DuplicateKind::Exact => (Severity::High, "the same name as"),
-        DuplicateKind::Normalised => (Severity::High, "a name that normalises to the same path as"),
+        DuplicateKind::Exact => (
+            Severity::High,
+            "the same name as",
+            "loaders may read a different copy than scanners; reject the archive",
+        ),
+        DuplicateKind::Normalised => (
+            Severity::High,
+            "a name that normalises to the same path as",
+            "extraction and loaders may pick different copies; reject the archive",
+        ),
         // `x.npy` and `X.npy` are legitimate in an npz; they only collide when extracted on a
         // case-insensitive file system.
-        DuplicateKind::CaseFolded => (Severity::Medium, "a name differing only in case from"),
+        DuplicateKind::CaseFolded => (
+            Severity::Medium,
+            "a name differing only in case from",
+            "they overwrite each other when extracted on a case-insensitive file system",
+        ),
     }
 }
 

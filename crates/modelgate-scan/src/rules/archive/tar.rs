@@ -170,7 +170,7 @@ fn report_issues(ctx: &mut Ctx<'_>, tar: &TarArchive) {
                 .with_evidence(target)
             }
             IssueKind::DuplicateName { first, kind } => {
-                let (severity, how) = duplicate_severity(*kind);
+                let (severity, how, consequence) = duplicate_severity(*kind);
                 let other = tar
                     .entries
                     .get(*first)
@@ -181,8 +181,8 @@ fn report_issues(ctx: &mut Ctx<'_>, tar: &TarArchive) {
                     severity,
                     at,
                     format!(
-                        "member `{name}` has {how} `{other}`; tarfile reads the last copy (every copy \
-                         was scanned); reject the archive"
+                        "member `{name}` has {how} `{other}` (every copy was scanned; tarfile \
+                         reads the last); {consequence}"
                     ),
                 )
             }

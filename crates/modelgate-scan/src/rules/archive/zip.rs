@@ -151,15 +151,14 @@ fn report_issues(ctx: &mut Ctx<'_>, zip: &ZipArchive, polyglot: bool) {
                 continue;
             }
             IssueKind::DuplicateName { first, kind } => {
-                let (severity, how) = duplicate_severity(*kind);
+                let (severity, how, consequence) = duplicate_severity(*kind);
                 let other = entry_name(zip, Some(*first));
                 Finding::new(
                     RuleId::ZipDuplicateMember,
                     severity,
                     at,
                     format!(
-                        "member `{name}` has {how} `{other}`; loaders may read a different copy than \
-                         scanners (every copy was scanned); reject the archive"
+                        "member `{name}` has {how} `{other}` (every copy was scanned); {consequence}"
                     ),
                 )
             }
