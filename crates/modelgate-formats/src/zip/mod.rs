@@ -319,19 +319,17 @@ pub struct ZipArchive {
 
 fn u16_at(buf: &[u8], at: usize) -> Option<u16> {
     let b = buf.get(at..at.checked_add(2)?)?;
-    Some(u16::from_le_bytes([b[0], b[1]]))
+    b.try_into().ok().map(u16::from_le_bytes)
 }
 
 fn u32_at(buf: &[u8], at: usize) -> Option<u32> {
     let b = buf.get(at..at.checked_add(4)?)?;
-    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    b.try_into().ok().map(u32::from_le_bytes)
 }
 
 fn u64_at(buf: &[u8], at: usize) -> Option<u64> {
     let b = buf.get(at..at.checked_add(8)?)?;
-    let mut raw = [0u8; 8];
-    raw.copy_from_slice(b);
-    Some(u64::from_le_bytes(raw))
+    b.try_into().ok().map(u64::from_le_bytes)
 }
 
 fn read(src: &dyn ByteSource, offset: u64, len: u64) -> Result<Vec<u8>, ZipError> {
@@ -443,7 +441,9 @@ impl ZipArchive {
         let mut normal: HashMap<String, usize> = HashMap::new();
         let mut folded: HashMap<String, usize> = HashMap::new();
         for i in 0..self.entries.len() {
-            let entry = self.entries[i].clone();
+            let Some(entry) = self.entries.get(i).cloned() else {
+                continue;
+            };
             let at = entry.central_offset;
             let dup = if let Some(&first) = exact.get(&entry.raw_name) {
                 Some((first, DuplicateKind::Exact))
