@@ -446,3 +446,25 @@ fn archives_written_by_cpython_parse_cleanly() {
         assert_eq!(got, sizes);
     }
 }
+
+#[test]
+fn zstd_and_bzip2_members_expand() {
+    let data = b"zstd member payload ".repeat(50);
+    let mut zst = Member::stored("z.bin", &data);
+    zst.data = ruzstd::encoding::compress_to_vec(
+        data.as_slice(),
+        ruzstd::encoding::CompressionLevel::Fastest,
+    );
+    zst.method = 93;
+    let mut bz = Member::stored("b.bin", &data);
+    let mut enc = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+    std::io::Write::write_all(&mut enc, &data).unwrap();
+    bz.data = enc.finish().unwrap();
+    bz.method = 12;
+    let bytes = ZipWriter::new(vec![zst, bz]).build();
+    let zip = parse(&bytes);
+    assert_eq!(kinds(&zip), vec![]);
+    for e in &zip.entries {
+        assert_eq!(read_member(&bytes, e), data, "{}", e.name);
+    }
+}

@@ -303,6 +303,14 @@ fn npz_and_keras_layouts_refine_the_format() {
     ]);
     let (_, format) = run_with(&keras, "m.keras", &Limits::default());
     assert_eq!(format, Some(FileFormat::Keras));
+    // config.json goes to the Keras config checks, read within the JSON limit.
+    let small = Limits {
+        max_json_bytes: 8,
+        ..Limits::default()
+    };
+    let (findings, _) = run_with(&keras, "m.keras", &small);
+    assert_eq!(rules(&findings), [RuleId::LimitExceeded], "{findings:?}");
+    assert!(findings[0].message.contains("config.json"));
 }
 
 #[test]

@@ -323,7 +323,15 @@ fn scan_members(ctx: &mut Ctx<'_>, src: &dyn ByteSource, zip: &ZipArchive, layou
                     );
                 }
                 if keras_config {
-                    check_keras_config(ctx, &entry.name, &out.data);
+                    let cap = ctx.limits.max_json_bytes;
+                    if out.data.len() as u64 > cap {
+                        ctx.limit_exceeded(
+                            entry.data_offset,
+                            format!("`{}` is larger than {cap} bytes", entry.name),
+                        );
+                    } else {
+                        check_keras_config(ctx, &entry.name, &out.data);
+                    }
                 } else {
                     crate::scan_bytes(ctx, &entry.name, &out.data);
                 }
