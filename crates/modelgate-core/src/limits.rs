@@ -36,6 +36,12 @@ pub struct Limits {
     pub max_decompressed_bytes: u64,
     /// Largest compression ratio accepted (expanded / compressed) once past 1 MiB expanded.
     pub max_compression_ratio: u64,
+    /// Most bytes of one decompressed stream or deflated archive member held in memory for
+    /// scanning; a larger stream is reported as `MG002` (its first bytes are still scanned).
+    pub max_in_memory_bytes: u64,
+    /// Most bytes of archive bookkeeping read for one archive: a zip's central directory, tar
+    /// long names and pax headers, a `.npy` header.
+    pub max_archive_metadata_bytes: u64,
     /// Deepest nesting of containers (zip in gzip in tar …).
     pub max_nesting_depth: u32,
     /// Largest JSON document parsed (safetensors header, configs).
@@ -83,6 +89,8 @@ impl Default for Limits {
             max_archive_members: 200_000,
             max_decompressed_bytes: 8 * GIB,
             max_compression_ratio: 1_000,
+            max_in_memory_bytes: GIB,
+            max_archive_metadata_bytes: 256 * MIB,
             max_nesting_depth: 6,
             max_json_bytes: 100 * MIB,
             max_json_depth: 128,

@@ -140,6 +140,9 @@ rules! {
     /// A compressed stream is corrupt or truncated.
     CompressedStreamMalformed = ("MG207", "compressed-stream-malformed", Archive, Medium, "CWE-20",
         "Re-obtain the file from its source; a corrupt stream cannot be fully scanned.");
+    /// An archive member or compressed stream uses a compression method modelgate cannot expand, so its content was not scanned.
+    ArchiveUnsupported = ("MG208", "archive-unsupported", Archive, High, "CWE-693",
+        "Re-export the file with a supported compression (stored, deflate, bzip2, xz, zstd) or inspect the member by other means.");
     /// A NumPy array with `dtype=object`: loading it runs the pickle it contains.
     NumpyObjectArray = ("MG301", "numpy-object-array", Numpy, Low, "CWE-502",
         "Store numeric arrays instead; object arrays need allow_pickle=True to load.");

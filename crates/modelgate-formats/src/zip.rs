@@ -1,1 +1,0 @@
-//! (placeholder: implemented by its issue work; intentionally empty)
