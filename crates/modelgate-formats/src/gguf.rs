@@ -284,7 +284,9 @@ pub enum GgufError {
         version: u32,
     },
     /// The file ends inside a structure.
-    #[error("truncated at offset {offset}: {what} needs {needed} bytes but the file has {available} left")]
+    #[error(
+        "truncated at offset {offset}: {what} needs {needed} bytes but the file has {available} left"
+    )]
     Truncated {
         /// Where the read started.
         offset: u64,
@@ -344,7 +346,9 @@ pub enum GgufError {
         value: u8,
     },
     /// `general.alignment` is not a power-of-two `uint32`.
-    #[error("general.alignment at offset {offset} is {detail}; it must be a non-zero power of two stored as uint32")]
+    #[error(
+        "general.alignment at offset {offset} is {detail}; it must be a non-zero power of two stored as uint32"
+    )]
     BadAlignment {
         /// Offset of the value.
         offset: u64,
@@ -457,46 +461,48 @@ impl GgufError {
 }
 
 /// `(block size in elements, bytes per block)` of a ggml type, or `None` if unknown.
+// One arm per type id, in id order, mirrors ggml's type-traits table.
+#[allow(clippy::match_same_arms)]
 pub fn ggml_type_layout(ggml_type: u32) -> Option<(u64, u64)> {
     Some(match ggml_type {
-        0 => (1, 4),       // F32
-        1 => (1, 2),       // F16
-        2 => (32, 18),     // Q4_0
-        3 => (32, 20),     // Q4_1
-        6 => (32, 22),     // Q5_0
-        7 => (32, 24),     // Q5_1
-        8 => (32, 34),     // Q8_0
-        9 => (32, 36),     // Q8_1
-        10 => (256, 84),   // Q2_K
-        11 => (256, 110),  // Q3_K
-        12 => (256, 144),  // Q4_K
-        13 => (256, 176),  // Q5_K
-        14 => (256, 210),  // Q6_K
-        15 => (256, 292),  // Q8_K
-        16 => (256, 66),   // IQ2_XXS
-        17 => (256, 74),   // IQ2_XS
-        18 => (256, 98),   // IQ3_XXS
-        19 => (256, 50),   // IQ1_S
-        20 => (32, 18),    // IQ4_NL
-        21 => (256, 110),  // IQ3_S
-        22 => (256, 82),   // IQ2_S
-        23 => (256, 136),  // IQ4_XS
-        24 => (1, 1),      // I8
-        25 => (1, 2),      // I16
-        26 => (1, 4),      // I32
-        27 => (1, 8),      // I64
-        28 => (1, 8),      // F64
-        29 => (256, 56),   // IQ1_M
-        30 => (1, 2),      // BF16
+        0 => (1, 4),      // F32
+        1 => (1, 2),      // F16
+        2 => (32, 18),    // Q4_0
+        3 => (32, 20),    // Q4_1
+        6 => (32, 22),    // Q5_0
+        7 => (32, 24),    // Q5_1
+        8 => (32, 34),    // Q8_0
+        9 => (32, 36),    // Q8_1
+        10 => (256, 84),  // Q2_K
+        11 => (256, 110), // Q3_K
+        12 => (256, 144), // Q4_K
+        13 => (256, 176), // Q5_K
+        14 => (256, 210), // Q6_K
+        15 => (256, 292), // Q8_K
+        16 => (256, 66),  // IQ2_XXS
+        17 => (256, 74),  // IQ2_XS
+        18 => (256, 98),  // IQ3_XXS
+        19 => (256, 50),  // IQ1_S
+        20 => (32, 18),   // IQ4_NL
+        21 => (256, 110), // IQ3_S
+        22 => (256, 82),  // IQ2_S
+        23 => (256, 136), // IQ4_XS
+        24 => (1, 1),     // I8
+        25 => (1, 2),     // I16
+        26 => (1, 4),     // I32
+        27 => (1, 8),     // I64
+        28 => (1, 8),     // F64
+        29 => (256, 56),  // IQ1_M
+        30 => (1, 2),     // BF16
         // Q4_0_4_4/4_8/8_8 and IQ4_NL_4_4/4_8/8_8: removed from current ggml but written in
         // 2024; they are laid out as Q4_0 / IQ4_NL blocks.
         31..=33 | 36..=38 => (32, 18),
-        34 => (256, 54),   // TQ1_0
-        35 => (256, 66),   // TQ2_0
-        39 => (32, 17),    // MXFP4
-        40 => (64, 36),    // NVFP4
-        41 => (128, 18),   // Q1_0
-        42 => (64, 18),    // Q2_0
+        34 => (256, 54), // TQ1_0
+        35 => (256, 66), // TQ2_0
+        39 => (32, 17),  // MXFP4
+        40 => (64, 36),  // NVFP4
+        41 => (128, 18), // Q1_0
+        42 => (64, 18),  // Q2_0
         _ => return None,
     })
 }
@@ -522,12 +528,22 @@ pub fn read(src: &dyn ByteSource, limits: &Limits) -> Result<Parsed, GgufError> 
     let at = r.pos;
     let n_tensors = r.count("tensor count")?;
     if n_tensors > limits.max_gguf_tensors {
-        return Err(GgufError::TooLarge { offset: at, what: "tensor count", value: n_tensors, max: limits.max_gguf_tensors });
+        return Err(GgufError::TooLarge {
+            offset: at,
+            what: "tensor count",
+            value: n_tensors,
+            max: limits.max_gguf_tensors,
+        });
     }
     let at = r.pos;
     let n_kv = r.count("key/value count")?;
     if n_kv > limits.max_gguf_kv {
-        return Err(GgufError::TooLarge { offset: at, what: "key/value count", value: n_kv, max: limits.max_gguf_kv });
+        return Err(GgufError::TooLarge {
+            offset: at,
+            what: "key/value count",
+            value: n_kv,
+            max: limits.max_gguf_kv,
+        });
     }
     // Each pair needs at least a key length, a type and one byte; each tensor info a name length,
     // n_dims, type and offset. Refuse counts the file cannot hold before looping over them.
@@ -549,32 +565,66 @@ pub fn read(src: &dyn ByteSource, limits: &Limits) -> Result<Parsed, GgufError> 
         };
         let type_at = r.pos;
         let type_id = r.u32("value type")?;
-        let value_type = ValueType::from_u32(type_id).ok_or(GgufError::BadValueType { offset: type_at, type_id })?;
+        let value_type = ValueType::from_u32(type_id).ok_or(GgufError::BadValueType {
+            offset: type_at,
+            type_id,
+        })?;
         let value_offset = r.pos;
         let value = r.value(value_type, limits, 0, &mut problems)?;
         if !keys.insert(key.clone()) {
-            push(&mut problems, GgufError::DuplicateKey { offset, key: key.clone() });
+            push(
+                &mut problems,
+                GgufError::DuplicateKey {
+                    offset,
+                    key: key.clone(),
+                },
+            );
         }
-        kv.push(KeyValue { key, value, offset, value_offset });
+        kv.push(KeyValue {
+            key,
+            value,
+            offset,
+            value_offset,
+        });
     }
 
     let alignment = alignment(&kv, &mut problems);
     check_vocabulary(&kv, &mut problems);
 
-    r.ensure_room(r.pos, n_tensors.saturating_mul(len_size + 4 + 4 + 8), "tensor infos")?;
+    r.ensure_room(
+        r.pos,
+        n_tensors.saturating_mul(len_size + 4 + 4 + 8),
+        "tensor infos",
+    )?;
     let mut tensors = Vec::new();
     let mut names = HashSet::new();
     for _ in 0..n_tensors {
         let info = r.tensor_info(limits, &mut problems)?;
         if !names.insert(info.name.clone()) {
-            push(&mut problems, GgufError::BadTensorName { offset: info.info_offset, detail: format!("`{}` is used by two tensors", info.name) });
+            push(
+                &mut problems,
+                GgufError::BadTensorName {
+                    offset: info.info_offset,
+                    detail: format!("`{}` is used by two tensors", info.name),
+                },
+            );
         }
         tensors.push(info);
     }
-    let data_offset = r.pos.checked_next_multiple_of(alignment).unwrap_or(u64::MAX);
+    let data_offset = r
+        .pos
+        .checked_next_multiple_of(alignment)
+        .unwrap_or(u64::MAX);
     check_tensor_data(&tensors, alignment, data_offset, src.len(), &mut problems);
     Ok(Parsed {
-        file: GgufFile { version, endian, kv, tensors, alignment, data_offset },
+        file: GgufFile {
+            version,
+            endian,
+            kv,
+            tensors,
+            alignment,
+            data_offset,
+        },
         problems,
     })
 }
@@ -593,11 +643,23 @@ fn alignment(kv: &[KeyValue], problems: &mut Vec<GgufError>) -> u64 {
     match entry.value {
         Value::U32(a) if a.is_power_of_two() => u64::from(a),
         Value::U32(a) => {
-            push(problems, GgufError::BadAlignment { offset, detail: format!("{a}") });
+            push(
+                problems,
+                GgufError::BadAlignment {
+                    offset,
+                    detail: format!("{a}"),
+                },
+            );
             32
         }
         ref other => {
-            push(problems, GgufError::BadAlignment { offset, detail: format!("of type {}", other.value_type().name()) });
+            push(
+                problems,
+                GgufError::BadAlignment {
+                    offset,
+                    detail: format!("of type {}", other.value_type().name()),
+                },
+            );
             32
         }
     }
@@ -620,44 +682,88 @@ fn check_vocabulary(kv: &[KeyValue], problems: &mut Vec<GgufError>) {
     for (key, item_type, per_token) in expected {
         let Some(entry) = find(key) else { continue };
         let detail = match &entry.value {
-            Value::Array(a) if a.item_type != item_type => {
-                Some(format!("array of {} where {} is required", a.item_type.name(), item_type.name()))
-            }
+            Value::Array(a) if a.item_type != item_type => Some(format!(
+                "array of {} where {} is required",
+                a.item_type.name(),
+                item_type.name()
+            )),
             Value::Array(a) => match tokens_len {
-                Some(n) if per_token && a.len != n => {
-                    Some(format!("{} entries but tokenizer.ggml.tokens has {n}", a.len))
-                }
+                Some(n) if per_token && a.len != n => Some(format!(
+                    "{} entries but tokenizer.ggml.tokens has {n}",
+                    a.len
+                )),
                 _ => None,
             },
-            other => Some(format!("a {} where an array is required", other.value_type().name())),
+            other => Some(format!(
+                "a {} where an array is required",
+                other.value_type().name()
+            )),
         };
         if let Some(detail) = detail {
-            push(problems, GgufError::BadVocabulary { offset: entry.value_offset, key: key.to_owned(), detail });
+            push(
+                problems,
+                GgufError::BadVocabulary {
+                    offset: entry.value_offset,
+                    key: key.to_owned(),
+                    detail,
+                },
+            );
         }
     }
 }
 
-fn check_tensor_data(tensors: &[TensorInfo], alignment: u64, data_offset: u64, file_len: u64, problems: &mut Vec<GgufError>) {
+fn check_tensor_data(
+    tensors: &[TensorInfo],
+    alignment: u64,
+    data_offset: u64,
+    file_len: u64,
+    problems: &mut Vec<GgufError>,
+) {
     // llama.cpp requires each tensor to start where the previous one (padded to the alignment)
     // ended; anything else leaves gaps that can hide data or overlaps that alias weights.
     let mut expected = 0u64;
     for t in tensors {
-        let bad = |detail: String| GgufError::BadTensorData { offset: t.info_offset, tensor: t.name.clone(), detail };
+        let bad = |detail: String| GgufError::BadTensorData {
+            offset: t.info_offset,
+            tensor: t.name.clone(),
+            detail,
+        };
         if t.offset % alignment != 0 {
-            push(problems, bad(format!("data offset {} is not a multiple of the alignment {alignment}", t.offset)));
+            push(
+                problems,
+                bad(format!(
+                    "data offset {} is not a multiple of the alignment {alignment}",
+                    t.offset
+                )),
+            );
         }
         let Some(size) = t.size else { continue };
-        let end = data_offset.checked_add(t.offset).and_then(|s| s.checked_add(size));
+        let end = data_offset
+            .checked_add(t.offset)
+            .and_then(|s| s.checked_add(size));
         match end {
             Some(end) if end <= file_len => {}
-            _ => push(problems, bad(format!(
-                "data [{}, +{size}) lies past the end of the {file_len}-byte file",
-                data_offset.saturating_add(t.offset)
-            ))),
+            _ => push(
+                problems,
+                bad(format!(
+                    "data [{}, +{size}) lies past the end of the {file_len}-byte file",
+                    data_offset.saturating_add(t.offset)
+                )),
+            ),
         }
         if t.offset != expected {
-            let kind = if t.offset < expected { "overlaps the previous tensor" } else { "leaves a gap after the previous tensor" };
-            push(problems, bad(format!("data offset {} {kind} (expected {expected})", t.offset)));
+            let kind = if t.offset < expected {
+                "overlaps the previous tensor"
+            } else {
+                "leaves a gap after the previous tensor"
+            };
+            push(
+                problems,
+                bad(format!(
+                    "data offset {} {kind} (expected {expected})",
+                    t.offset
+                )),
+            );
         }
         expected = t
             .offset
@@ -681,7 +787,15 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn new(src: &'a dyn ByteSource) -> Self {
-        Reader { src, len: src.len(), pos: 0, buf: Vec::new(), buf_start: 0, endian: Endian::Little, v1: false }
+        Reader {
+            src,
+            len: src.len(),
+            pos: 0,
+            buf: Vec::new(),
+            buf_start: 0,
+            endian: Endian::Little,
+            v1: false,
+        }
     }
 
     fn remaining(&self) -> u64 {
@@ -691,7 +805,12 @@ impl<'a> Reader<'a> {
     fn ensure_room(&self, offset: u64, needed: u64, what: &'static str) -> Result<(), GgufError> {
         let available = self.len.saturating_sub(offset);
         if needed > available {
-            return Err(GgufError::Truncated { offset, what, needed, available });
+            return Err(GgufError::Truncated {
+                offset,
+                what,
+                needed,
+                available,
+            });
         }
         Ok(())
     }
@@ -702,7 +821,12 @@ impl<'a> Reader<'a> {
         let buf_end = self.buf_start + self.buf.len() as u64;
         if self.pos < self.buf_start || self.pos + n > buf_end {
             if out.len() >= BUF {
-                self.src.read_at(self.pos, out).map_err(|e| GgufError::Read { offset: self.pos, reason: e.to_string() })?;
+                self.src
+                    .read_at(self.pos, out)
+                    .map_err(|e| GgufError::Read {
+                        offset: self.pos,
+                        reason: e.to_string(),
+                    })?;
                 self.pos += n;
                 return Ok(());
             }
@@ -710,11 +834,20 @@ impl<'a> Reader<'a> {
             self.buf.resize(want, 0);
             self.src
                 .read_at(self.pos, &mut self.buf)
-                .map_err(|e| GgufError::Read { offset: self.pos, reason: e.to_string() })?;
+                .map_err(|e| GgufError::Read {
+                    offset: self.pos,
+                    reason: e.to_string(),
+                })?;
             self.buf_start = self.pos;
         }
         let start = (self.pos - self.buf_start) as usize;
-        let src = self.buf.get(start..start + out.len()).ok_or(GgufError::Read { offset: self.pos, reason: "buffer underrun".into() })?;
+        let src = self
+            .buf
+            .get(start..start + out.len())
+            .ok_or(GgufError::Read {
+                offset: self.pos,
+                reason: "buffer underrun".into(),
+            })?;
         out.copy_from_slice(src);
         self.pos += n;
         Ok(())
@@ -745,14 +878,23 @@ impl<'a> Reader<'a> {
 
     /// A count or length: `u32` in v1, `u64` since v2.
     fn count(&mut self, what: &'static str) -> Result<u64, GgufError> {
-        if self.v1 { self.u32(what).map(u64::from) } else { self.u64(what) }
+        if self.v1 {
+            self.u32(what).map(u64::from)
+        } else {
+            self.u64(what)
+        }
     }
 
     fn string_len(&mut self, limits: &Limits, what: &'static str) -> Result<u64, GgufError> {
         let at = self.pos;
         let n = self.count(what)?;
         if n > limits.max_gguf_string_bytes {
-            return Err(GgufError::TooLarge { offset: at, what: "string length", value: n, max: limits.max_gguf_string_bytes });
+            return Err(GgufError::TooLarge {
+                offset: at,
+                what: "string length",
+                value: n,
+                max: limits.max_gguf_string_bytes,
+            });
         }
         self.ensure_room(self.pos, n, what)?;
         Ok(n)
@@ -766,7 +908,13 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
-    fn value(&mut self, t: ValueType, limits: &Limits, depth: u32, problems: &mut Vec<GgufError>) -> Result<Value, GgufError> {
+    fn value(
+        &mut self,
+        t: ValueType,
+        limits: &Limits,
+        depth: u32,
+        problems: &mut Vec<GgufError>,
+    ) -> Result<Value, GgufError> {
         let at = self.pos;
         Ok(match t {
             ValueType::U8 => Value::U8(u8::from_le_bytes(self.array("uint8")?)),
@@ -782,30 +930,55 @@ impl<'a> Reader<'a> {
             ValueType::Bool => {
                 let [b] = self.array::<1>("bool")?;
                 if b > 1 {
-                    push(problems, GgufError::BadBool { offset: at, value: b });
+                    push(
+                        problems,
+                        GgufError::BadBool {
+                            offset: at,
+                            value: b,
+                        },
+                    );
                 }
                 Value::Bool(b != 0)
             }
             ValueType::String => {
                 let raw = self.string_bytes(limits, "string")?;
-                Value::String(String::from_utf8(raw).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+                Value::String(
+                    String::from_utf8(raw)
+                        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+                )
             }
             ValueType::Array => {
                 if depth >= MAX_ARRAY_DEPTH {
                     return Err(GgufError::ArrayTooDeep { offset: at });
                 }
                 let type_id = self.u32("array type")?;
-                let item_type = ValueType::from_u32(type_id).ok_or(GgufError::BadValueType { offset: at, type_id })?;
+                let item_type = ValueType::from_u32(type_id).ok_or(GgufError::BadValueType {
+                    offset: at,
+                    type_id,
+                })?;
                 let len_at = self.pos;
                 let len = self.count("array length")?;
                 if len > limits.max_gguf_array_len {
-                    return Err(GgufError::TooLarge { offset: len_at, what: "array length", value: len, max: limits.max_gguf_array_len });
+                    return Err(GgufError::TooLarge {
+                        offset: len_at,
+                        what: "array length",
+                        value: len,
+                        max: limits.max_gguf_array_len,
+                    });
                 }
                 let len_size = if self.v1 { 4 } else { 8 };
-                let min_item = item_type.fixed_size().unwrap_or(if item_type == ValueType::String { len_size } else { 4 + len_size });
+                let min_item =
+                    item_type
+                        .fixed_size()
+                        .unwrap_or(if item_type == ValueType::String {
+                            len_size
+                        } else {
+                            4 + len_size
+                        });
                 self.ensure_room(self.pos, len.saturating_mul(min_item), "array elements")?;
                 let mut items = Vec::new();
-                if let (Some(size), false) = (item_type.fixed_size(), item_type == ValueType::Bool) {
+                if let (Some(size), false) = (item_type.fixed_size(), item_type == ValueType::Bool)
+                {
                     let kept = len.min(MAX_KEPT_ITEMS as u64);
                     for _ in 0..kept {
                         items.push(self.value(item_type, limits, depth + 1, problems)?);
@@ -824,58 +997,125 @@ impl<'a> Reader<'a> {
                         }
                     }
                 }
-                Value::Array(Array { item_type, len, items })
+                Value::Array(Array {
+                    item_type,
+                    len,
+                    items,
+                })
             }
         })
     }
 
-    fn tensor_info(&mut self, limits: &Limits, problems: &mut Vec<GgufError>) -> Result<TensorInfo, GgufError> {
+    fn tensor_info(
+        &mut self,
+        limits: &Limits,
+        problems: &mut Vec<GgufError>,
+    ) -> Result<TensorInfo, GgufError> {
         let info_offset = self.pos;
         let raw = self.string_bytes(limits, "tensor name")?;
         let name = match String::from_utf8(raw) {
             Ok(n) => n,
             Err(e) => {
-                push(problems, GgufError::BadTensorName { offset: info_offset, detail: "not valid UTF-8".into() });
+                push(
+                    problems,
+                    GgufError::BadTensorName {
+                        offset: info_offset,
+                        detail: "not valid UTF-8".into(),
+                    },
+                );
                 String::from_utf8_lossy(e.as_bytes()).into_owned()
             }
         };
         if name.len() >= MAX_TENSOR_NAME {
-            push(problems, GgufError::BadTensorName {
-                offset: info_offset,
-                detail: format!("{} bytes long; llama.cpp copies names into a {MAX_TENSOR_NAME}-byte buffer", name.len()),
-            });
+            push(
+                problems,
+                GgufError::BadTensorName {
+                    offset: info_offset,
+                    detail: format!(
+                        "{} bytes long; llama.cpp copies names into a {MAX_TENSOR_NAME}-byte buffer",
+                        name.len()
+                    ),
+                },
+            );
         }
         let n_dims = self.u32("n_dims")?;
         if n_dims > MAX_DIMS {
-            return Err(GgufError::TooManyDims { offset: info_offset, tensor: name, n_dims });
+            return Err(GgufError::TooManyDims {
+                offset: info_offset,
+                tensor: name,
+                n_dims,
+            });
         }
         let mut dims = Vec::with_capacity(n_dims as usize);
         for _ in 0..n_dims {
-            dims.push(if self.v1 { u64::from(self.u32("dimension")?) } else { self.u64("dimension")? });
+            dims.push(if self.v1 {
+                u64::from(self.u32("dimension")?)
+            } else {
+                self.u64("dimension")?
+            });
         }
         let ggml_type = self.u32("ggml type")?;
         let offset = self.u64("tensor data offset")?;
-        let size = self.tensor_size(&name, &dims, ggml_type, info_offset, problems);
-        Ok(TensorInfo { name, dims, ggml_type, offset, size, info_offset })
+        let size = Self::tensor_size(&name, &dims, ggml_type, info_offset, problems);
+        Ok(TensorInfo {
+            name,
+            dims,
+            ggml_type,
+            offset,
+            size,
+            info_offset,
+        })
     }
 
-    fn tensor_size(&self, name: &str, dims: &[u64], ggml_type: u32, offset: u64, problems: &mut Vec<GgufError>) -> Option<u64> {
-        let shape_error = |detail: String| GgufError::BadShape { offset, tensor: name.to_owned(), detail };
+    fn tensor_size(
+        name: &str,
+        dims: &[u64],
+        ggml_type: u32,
+        offset: u64,
+        problems: &mut Vec<GgufError>,
+    ) -> Option<u64> {
+        let shape_error = |detail: String| GgufError::BadShape {
+            offset,
+            tensor: name.to_owned(),
+            detail,
+        };
         if let Some(d) = dims.iter().find(|&&d| i64::try_from(d).is_err()) {
-            push(problems, shape_error(format!("dimension {d} is negative as int64")));
+            push(
+                problems,
+                shape_error(format!("dimension {d} is negative as int64")),
+            );
             return None;
         }
-        let Some(elements) = dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d)).filter(|&n| i64::try_from(n).is_ok()) else {
-            push(problems, shape_error(format!("element count of {dims:?} overflows int64")));
+        let Some(elements) = dims
+            .iter()
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+            .filter(|&n| i64::try_from(n).is_ok())
+        else {
+            push(
+                problems,
+                shape_error(format!("element count of {dims:?} overflows int64")),
+            );
             return None;
         };
         let Some((block, type_size)) = ggml_type_layout(ggml_type) else {
-            push(problems, GgufError::UnknownTensorType { offset, tensor: name.to_owned(), ggml_type });
+            push(
+                problems,
+                GgufError::UnknownTensorType {
+                    offset,
+                    tensor: name.to_owned(),
+                    ggml_type,
+                },
+            );
             return None;
         };
         let row = dims.first().copied().unwrap_or(1);
         if row % block != 0 {
-            push(problems, shape_error(format!("first dimension {row} is not a multiple of the type's block size {block}")));
+            push(
+                problems,
+                shape_error(format!(
+                    "first dimension {row} is not a multiple of the type's block size {block}"
+                )),
+            );
             return None;
         }
         let size = (elements / block).checked_mul(type_size);
@@ -904,24 +1144,40 @@ pub(crate) mod tests {
             Self::with_endian(version, n_tensors, n_kv, false)
         }
         pub(crate) fn with_endian(version: u32, n_tensors: u64, n_kv: u64, big: bool) -> Self {
-            let mut b = Builder { out: b"GGUF".to_vec(), big, v1: version == 1 };
+            let mut b = Builder {
+                out: b"GGUF".to_vec(),
+                big,
+                v1: version == 1,
+            };
             b.u32(version);
             b.count(n_tensors);
             b.count(n_kv);
             b
         }
         pub(crate) fn u32(&mut self, v: u32) -> &mut Self {
-            let bytes = if self.big { v.to_be_bytes() } else { v.to_le_bytes() };
+            let bytes = if self.big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            };
             self.out.extend_from_slice(&bytes);
             self
         }
         pub(crate) fn u64(&mut self, v: u64) -> &mut Self {
-            let bytes = if self.big { v.to_be_bytes() } else { v.to_le_bytes() };
+            let bytes = if self.big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            };
             self.out.extend_from_slice(&bytes);
             self
         }
         pub(crate) fn count(&mut self, v: u64) -> &mut Self {
-            if self.v1 { self.u32(v as u32) } else { self.u64(v) }
+            if self.v1 {
+                self.u32(v as u32)
+            } else {
+                self.u64(v)
+            }
         }
         pub(crate) fn str(&mut self, s: &str) -> &mut Self {
             self.count(s.len() as u64);
@@ -934,7 +1190,13 @@ pub(crate) mod tests {
         pub(crate) fn kv_u32(&mut self, k: &str, v: u32) -> &mut Self {
             self.str(k).u32(4).u32(v)
         }
-        pub(crate) fn tensor(&mut self, name: &str, dims: &[u64], ty: u32, offset: u64) -> &mut Self {
+        pub(crate) fn tensor(
+            &mut self,
+            name: &str,
+            dims: &[u64],
+            ty: u32,
+            offset: u64,
+        ) -> &mut Self {
             self.str(name).u32(dims.len() as u32);
             for &d in dims {
                 self.count(d);
@@ -959,8 +1221,11 @@ pub(crate) mod tests {
 
     fn valid() -> Vec<u8> {
         let mut b = Builder::new(3, 2, 3);
-        b.kv_str("general.architecture", "llama").kv_u32("general.alignment", 32);
-        b.str("tokenizer.chat_template").u32(8).str("{{ messages }}");
+        b.kv_str("general.architecture", "llama")
+            .kv_u32("general.alignment", 32);
+        b.str("tokenizer.chat_template")
+            .u32(8)
+            .str("{{ messages }}");
         b.tensor("a", &[64], 0, 0).tensor("b", &[32, 2], 8, 256);
         b.pad_to(32).zeros(256 + 68);
         b.out.clone()
@@ -972,18 +1237,29 @@ pub(crate) mod tests {
         assert!(p.problems.is_empty(), "{:?}", p.problems);
         assert_eq!(p.file.version, 3);
         assert_eq!(p.file.tensors[1].size, Some(68));
-        assert_eq!(p.file.get("tokenizer.chat_template").and_then(Value::as_str), Some("{{ messages }}"));
+        assert_eq!(
+            p.file
+                .get("tokenizer.chat_template")
+                .and_then(Value::as_str),
+            Some("{{ messages }}")
+        );
     }
 
     #[test]
     fn v1_and_big_endian() {
         let mut b = Builder::new(1, 1, 1);
-        b.kv_str("general.name", "x").tensor("t", &[4], 0, 0).pad_to(32).zeros(16);
+        b.kv_str("general.name", "x")
+            .tensor("t", &[4], 0, 0)
+            .pad_to(32)
+            .zeros(16);
         let p = parse(&b.out).unwrap();
         assert!(p.problems.is_empty(), "{:?}", p.problems);
         assert_eq!(p.file.tensors[0].dims, vec![4]);
         let mut b = Builder::with_endian(3, 1, 1, true);
-        b.kv_str("general.name", "x").tensor("t", &[4], 0, 0).pad_to(32).zeros(16);
+        b.kv_str("general.name", "x")
+            .tensor("t", &[4], 0, 0)
+            .pad_to(32)
+            .zeros(16);
         let p = parse(&b.out).unwrap();
         assert_eq!(p.file.endian, Endian::Big);
         assert!(p.problems.is_empty(), "{:?}", p.problems);
@@ -999,7 +1275,13 @@ pub(crate) mod tests {
         // String length of 2^64-1 (the `len + 1` wrap in gguf_fread_str).
         let mut b = Builder::new(3, 0, 1);
         b.u64(u64::MAX);
-        assert!(matches!(parse(&b.out), Err(GgufError::TooLarge { what: "string length", .. })));
+        assert!(matches!(
+            parse(&b.out),
+            Err(GgufError::TooLarge {
+                what: "string length",
+                ..
+            })
+        ));
         // String length under the cap but past the end of the file.
         let mut b = Builder::new(3, 0, 1);
         b.u64(1 << 20).zeros(10);
@@ -1007,7 +1289,13 @@ pub(crate) mod tests {
         // Array of 2^62 strings.
         let mut b = Builder::new(3, 0, 1);
         b.str("k").u32(9).u32(8).u64(1 << 62);
-        assert!(matches!(parse(&b.out), Err(GgufError::TooLarge { what: "array length", .. })));
+        assert!(matches!(
+            parse(&b.out),
+            Err(GgufError::TooLarge {
+                what: "array length",
+                ..
+            })
+        ));
         let mut b = Builder::new(3, 0, 1);
         b.str("k").u32(9).u32(8).u64(1_000_000).zeros(64);
         assert!(matches!(parse(&b.out), Err(GgufError::Truncated { .. })));
@@ -1038,7 +1326,10 @@ pub(crate) mod tests {
     fn bad_types_and_dims() {
         let mut b = Builder::new(3, 0, 1);
         b.str("k").u32(13).u32(0);
-        assert!(matches!(parse(&b.out), Err(GgufError::BadValueType { type_id: 13, .. })));
+        assert!(matches!(
+            parse(&b.out),
+            Err(GgufError::BadValueType { type_id: 13, .. })
+        ));
         // n_dims far beyond GGML_MAX_DIMS (the `ne[n_dims]` stack overflow).
         let mut b = Builder::new(3, 1, 0);
         b.str("t").u32(0xffff).zeros(64);
@@ -1048,7 +1339,9 @@ pub(crate) mod tests {
     #[test]
     fn semantic_problems_are_collected() {
         let mut b = Builder::new(3, 4, 3);
-        b.kv_u32("general.alignment", 24).kv_str("a", "1").kv_str("a", "2");
+        b.kv_u32("general.alignment", 24)
+            .kv_str("a", "1")
+            .kv_str("a", "2");
         b.tensor("t", &[4], 99, 0);
         b.tensor("u", &[1 << 62, 16], 0, 7);
         b.tensor("v", &[33], 2, 0);
@@ -1058,7 +1351,10 @@ pub(crate) mod tests {
         let has = |f: fn(&GgufError) -> bool| p.problems.iter().any(f);
         assert!(has(|e| matches!(e, GgufError::BadAlignment { .. })));
         assert!(has(|e| matches!(e, GgufError::DuplicateKey { .. })));
-        assert!(has(|e| matches!(e, GgufError::UnknownTensorType { ggml_type: 99, .. })));
+        assert!(has(|e| matches!(
+            e,
+            GgufError::UnknownTensorType { ggml_type: 99, .. }
+        )));
         assert!(has(|e| matches!(e, GgufError::BadShape { .. })));
         assert!(has(|e| matches!(e, GgufError::BadTensorName { .. })));
         assert!(has(|e| matches!(e, GgufError::BadTensorData { .. })));
@@ -1071,25 +1367,49 @@ pub(crate) mod tests {
         b.tensor("a", &[16], 0, 0).tensor("b", &[16], 0, 32);
         b.pad_to(32).zeros(128);
         let p = parse(&b.out).unwrap();
-        assert!(matches!(&p.problems[0], GgufError::BadTensorData { detail, .. } if detail.contains("overlaps")), "{:?}", p.problems);
+        assert!(
+            matches!(&p.problems[0], GgufError::BadTensorData { detail, .. } if detail.contains("overlaps")),
+            "{:?}",
+            p.problems
+        );
         let mut b = Builder::new(3, 1, 0);
         b.tensor("a", &[1 << 20], 0, 0).pad_to(32).zeros(32);
         let p = parse(&b.out).unwrap();
-        assert!(matches!(&p.problems[0], GgufError::BadTensorData { detail, .. } if detail.contains("past the end")));
+        assert!(
+            matches!(&p.problems[0], GgufError::BadTensorData { detail, .. } if detail.contains("past the end"))
+        );
     }
 
     #[test]
     fn vocabulary_types_and_lengths() {
         let mut b = Builder::new(3, 0, 2);
-        b.str("tokenizer.ggml.tokens").u32(9).u32(8).u64(2).str("a").str("b");
+        b.str("tokenizer.ggml.tokens")
+            .u32(9)
+            .u32(8)
+            .u64(2)
+            .str("a")
+            .str("b");
         b.str("tokenizer.ggml.scores").u32(9).u32(0).u64(2).zeros(2);
         let p = parse(&b.out).unwrap();
-        assert!(matches!(&p.problems[0], GgufError::BadVocabulary { detail, .. } if detail.contains("uint8")));
+        assert!(
+            matches!(&p.problems[0], GgufError::BadVocabulary { detail, .. } if detail.contains("uint8"))
+        );
         let mut b = Builder::new(3, 0, 2);
-        b.str("tokenizer.ggml.tokens").u32(9).u32(8).u64(2).str("a").str("b");
-        b.str("tokenizer.ggml.token_type").u32(9).u32(5).u64(1).zeros(4);
+        b.str("tokenizer.ggml.tokens")
+            .u32(9)
+            .u32(8)
+            .u64(2)
+            .str("a")
+            .str("b");
+        b.str("tokenizer.ggml.token_type")
+            .u32(9)
+            .u32(5)
+            .u64(1)
+            .zeros(4);
         let p = parse(&b.out).unwrap();
-        assert!(matches!(&p.problems[0], GgufError::BadVocabulary { detail, .. } if detail.contains("1 entries")));
+        assert!(
+            matches!(&p.problems[0], GgufError::BadVocabulary { detail, .. } if detail.contains("1 entries"))
+        );
     }
 
     #[test]
@@ -1101,7 +1421,9 @@ pub(crate) mod tests {
             b.str(&format!("tok{i}"));
         }
         let p = parse(&b.out).unwrap();
-        let Some(Value::Array(a)) = p.file.get("tokenizer.ggml.tokens") else { panic!() };
+        let Some(Value::Array(a)) = p.file.get("tokenizer.ggml.tokens") else {
+            panic!()
+        };
         assert_eq!(a.len, n);
         assert_eq!(a.items.len(), MAX_KEPT_ITEMS);
     }
@@ -1109,7 +1431,10 @@ pub(crate) mod tests {
     #[test]
     fn bad_magic_and_version() {
         assert_eq!(parse(b"GGML\x03\0\0\0"), Err(GgufError::BadMagic));
-        assert!(matches!(parse(b"GGUF\x09\0\0\0"), Err(GgufError::BadVersion { .. })));
+        assert!(matches!(
+            parse(b"GGUF\x09\0\0\0"),
+            Err(GgufError::BadVersion { .. })
+        ));
         assert!(matches!(parse(b"GGUF"), Err(GgufError::Truncated { .. })));
     }
 

@@ -171,15 +171,23 @@ impl<'b> Bytes<'b> {
     }
 
     fn take(&mut self, n: usize, what: &'static str) -> Result<&'b [u8], Hdf5Error> {
-        let end = self.pos.checked_add(n).ok_or(Hdf5Error::Malformed { offset: self.at(), what })?;
-        let s = self.data.get(self.pos..end).ok_or(Hdf5Error::Malformed { offset: self.at(), what })?;
+        let end = self.pos.checked_add(n).ok_or(Hdf5Error::Malformed {
+            offset: self.at(),
+            what,
+        })?;
+        let s = self.data.get(self.pos..end).ok_or(Hdf5Error::Malformed {
+            offset: self.at(),
+            what,
+        })?;
         self.pos = end;
         Ok(s)
     }
 
     fn uint(&mut self, n: usize, what: &'static str) -> Result<u64, Hdf5Error> {
         let s = self.take(n, what)?;
-        Ok(s.iter().rev().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
+        Ok(s.iter()
+            .rev()
+            .fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
     }
 
     fn u8(&mut self, what: &'static str) -> Result<u8, Hdf5Error> {
@@ -203,26 +211,47 @@ struct File<'a> {
 impl File<'_> {
     fn read(&self, offset: u64, len: u64, what: &'static str) -> Result<Vec<u8>, Hdf5Error> {
         if len > self.max {
-            return Err(Hdf5Error::TooLarge { offset, what, max: self.max });
+            return Err(Hdf5Error::TooLarge {
+                offset,
+                what,
+                max: self.max,
+            });
         }
         match offset.checked_add(len) {
             Some(end) if end <= self.len => {}
-            _ => return Err(Hdf5Error::OutOfBounds { offset, what, file_len: self.len }),
+            _ => {
+                return Err(Hdf5Error::OutOfBounds {
+                    offset,
+                    what,
+                    file_len: self.len,
+                });
+            }
         }
         self.src
             .read_vec(offset, len, self.max)
-            .map_err(|e| Hdf5Error::Read { offset, reason: e.to_string() })
+            .map_err(|e| Hdf5Error::Read {
+                offset,
+                reason: e.to_string(),
+            })
     }
 
     /// Converts a stored (relative) address into a file offset.
     fn address(&self, raw: u64, at: u64, what: &'static str) -> Result<u64, Hdf5Error> {
-        let undefined = if self.offset_size >= 8 { u64::MAX } else { (1u64 << (8 * self.offset_size)) - 1 };
+        let undefined = if self.offset_size >= 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * self.offset_size)) - 1
+        };
         if raw == undefined {
             return Err(Hdf5Error::Malformed { offset: at, what });
         }
         match self.base.checked_add(raw) {
             Some(a) if a < self.len => Ok(a),
-            _ => Err(Hdf5Error::OutOfBounds { offset: at, what, file_len: self.len }),
+            _ => Err(Hdf5Error::OutOfBounds {
+                offset: at,
+                what,
+                file_len: self.len,
+            }),
         }
     }
 }
@@ -234,20 +263,40 @@ pub fn root_attributes(src: &dyn ByteSource, limits: &Limits) -> Result<RootAttr
     let mut candidate = 0u64;
     while candidate.saturating_add(8) <= len {
         let mut sig = [0u8; 8];
-        src.read_at(candidate, &mut sig).map_err(|e| Hdf5Error::Read { offset: candidate, reason: e.to_string() })?;
+        src.read_at(candidate, &mut sig)
+            .map_err(|e| Hdf5Error::Read {
+                offset: candidate,
+                reason: e.to_string(),
+            })?;
         if &sig == SIGNATURE {
             sb_offset = Some(candidate);
             break;
         }
-        candidate = if candidate == 0 { 512 } else { candidate.saturating_mul(2) };
+        candidate = if candidate == 0 {
+            512
+        } else {
+            candidate.saturating_mul(2)
+        };
     }
     let sb = sb_offset.ok_or(Hdf5Error::NotHdf5)?;
     let head_len = (len - sb).min(256);
-    let head = src.read_vec(sb, head_len, 256).map_err(|e| Hdf5Error::Read { offset: sb, reason: e.to_string() })?;
+    let head = src
+        .read_vec(sb, head_len, 256)
+        .map_err(|e| Hdf5Error::Read {
+            offset: sb,
+            reason: e.to_string(),
+        })?;
     let mut b = Bytes::new(&head, sb);
     b.take(8, "signature")?;
     let version = b.u8("superblock version")?;
-    let mut file = File { src, len, base: 0, offset_size: 8, length_size: 8, max: limits.max_hdf5_bytes };
+    let mut file = File {
+        src,
+        len,
+        base: 0,
+        offset_size: 8,
+        length_size: 8,
+        max: limits.max_hdf5_bytes,
+    };
     let root_header = match version {
         0 | 1 => {
             b.take(4, "superblock versions")?;
@@ -278,9 +327,18 @@ pub fn root_attributes(src: &dyn ByteSource, limits: &Limits) -> Result<RootAttr
             let raw = b.uint(file.offset_size, "root object header address")?;
             file.address(raw, at, "root object header address")?
         }
-        v => return Err(Hdf5Error::Version { offset: sb + 8, what: "superblock", version: v }),
+        v => {
+            return Err(Hdf5Error::Version {
+                offset: sb + 8,
+                what: "superblock",
+                version: v,
+            });
+        }
     };
-    let mut out = RootAttributes { superblock_version: version, ..RootAttributes::default() };
+    let mut out = RootAttributes {
+        superblock_version: version,
+        ..RootAttributes::default()
+    };
     read_object_header(&file, root_header, &mut out)?;
     Ok(out)
 }
@@ -288,7 +346,10 @@ pub fn root_attributes(src: &dyn ByteSource, limits: &Limits) -> Result<RootAttr
 fn check_sizes(file: &File<'_>, sb: u64) -> Result<(), Hdf5Error> {
     let ok = |s: usize| matches!(s, 2 | 4 | 8);
     if !ok(file.offset_size) || !ok(file.length_size) {
-        return Err(Hdf5Error::Malformed { offset: sb + 13, what: "size of offsets or lengths" });
+        return Err(Hdf5Error::Malformed {
+            offset: sb + 13,
+            what: "size of offsets or lengths",
+        });
     }
     Ok(())
 }
@@ -300,9 +361,18 @@ struct Message {
     data: Vec<u8>,
 }
 
-fn read_object_header(file: &File<'_>, addr: u64, out: &mut RootAttributes) -> Result<(), Hdf5Error> {
+fn read_object_header(
+    file: &File<'_>,
+    addr: u64,
+    out: &mut RootAttributes,
+) -> Result<(), Hdf5Error> {
     let mut first = [0u8; 4];
-    file.src.read_at(addr, &mut first).map_err(|e| Hdf5Error::Read { offset: addr, reason: e.to_string() })?;
+    file.src
+        .read_at(addr, &mut first)
+        .map_err(|e| Hdf5Error::Read {
+            offset: addr,
+            reason: e.to_string(),
+        })?;
     let mut messages = Vec::new();
     let v2 = &first == b"OHDR";
     if v2 {
@@ -311,7 +381,11 @@ fn read_object_header(file: &File<'_>, addr: u64, out: &mut RootAttributes) -> R
         b.take(4, "signature")?;
         let version = b.u8("object header version")?;
         if version != 2 {
-            return Err(Hdf5Error::Version { offset: addr + 4, what: "object header", version });
+            return Err(Hdf5Error::Version {
+                offset: addr + 4,
+                what: "object header",
+                version,
+            });
         }
         let flags = b.u8("object header flags")?;
         if flags & 0x20 != 0 {
@@ -330,7 +404,11 @@ fn read_object_header(file: &File<'_>, addr: u64, out: &mut RootAttributes) -> R
         let mut b = Bytes::new(&prefix, addr);
         let version = b.u8("object header version")?;
         if version != 1 {
-            return Err(Hdf5Error::Version { offset: addr, what: "object header", version });
+            return Err(Hdf5Error::Version {
+                offset: addr,
+                what: "object header",
+                version,
+            });
         }
         b.take(1, "reserved")?;
         b.take(2, "message count")?;
@@ -346,7 +424,11 @@ fn read_object_header(file: &File<'_>, addr: u64, out: &mut RootAttributes) -> R
         match m.kind {
             0x000C => {
                 if out.attributes.len() >= MAX_ATTRIBUTES {
-                    return Err(Hdf5Error::TooLarge { offset: m.offset, what: "attribute count", max: MAX_ATTRIBUTES as u64 });
+                    return Err(Hdf5Error::TooLarge {
+                        offset: m.offset,
+                        what: "attribute count",
+                        max: MAX_ATTRIBUTES as u64,
+                    });
                 }
                 out.attributes.push(parse_attribute(file, m)?);
             }
@@ -363,7 +445,11 @@ fn read_object_header(file: &File<'_>, addr: u64, out: &mut RootAttributes) -> R
 
 fn push_message(messages: &mut Vec<Message>, m: Message) -> Result<(), Hdf5Error> {
     if messages.len() >= MAX_MESSAGES {
-        return Err(Hdf5Error::TooLarge { offset: m.offset, what: "header message count", max: MAX_MESSAGES as u64 });
+        return Err(Hdf5Error::TooLarge {
+            offset: m.offset,
+            what: "header message count",
+            max: MAX_MESSAGES as u64,
+        });
     }
     messages.push(m);
     Ok(())
@@ -377,7 +463,11 @@ fn continuation(data: &[u8], offset: u64, file: &File<'_>) -> Result<(u64, u64),
     Ok((addr, len))
 }
 
-fn parse_v1_messages(chunk: &[u8], base: u64, messages: &mut Vec<Message>) -> Result<(), Hdf5Error> {
+fn parse_v1_messages(
+    chunk: &[u8],
+    base: u64,
+    messages: &mut Vec<Message>,
+) -> Result<(), Hdf5Error> {
     let mut b = Bytes::new(chunk, base);
     while b.pos + 8 <= chunk.len() {
         let offset = b.at();
@@ -387,14 +477,30 @@ fn parse_v1_messages(chunk: &[u8], base: u64, messages: &mut Vec<Message>) -> Re
         b.take(3, "reserved")?;
         let data = b.take(size, "message data")?.to_vec();
         b.skip_to_multiple_of(8);
-        push_message(messages, Message { kind, flags, offset, data })?;
+        push_message(
+            messages,
+            Message {
+                kind,
+                flags,
+                offset,
+                data,
+            },
+        )?;
     }
     Ok(())
 }
 
-fn parse_v2_messages(chunk: &[u8], base: u64, creation_order: bool, messages: &mut Vec<Message>) -> Result<(), Hdf5Error> {
+fn parse_v2_messages(
+    chunk: &[u8],
+    base: u64,
+    creation_order: bool,
+    messages: &mut Vec<Message>,
+) -> Result<(), Hdf5Error> {
     // The chunk ends with a 4-byte checksum; a gap smaller than a message header may precede it.
-    let body_len = chunk.len().checked_sub(4).ok_or(Hdf5Error::Malformed { offset: base, what: "object header chunk" })?;
+    let body_len = chunk.len().checked_sub(4).ok_or(Hdf5Error::Malformed {
+        offset: base,
+        what: "object header chunk",
+    })?;
     let header = if creation_order { 6 } else { 4 };
     let body = chunk.get(..body_len).unwrap_or_default();
     let mut b = Bytes::new(body, base);
@@ -407,38 +513,70 @@ fn parse_v2_messages(chunk: &[u8], base: u64, creation_order: bool, messages: &m
             b.take(2, "creation order")?;
         }
         let data = b.take(size, "message data")?.to_vec();
-        push_message(messages, Message { kind, flags, offset, data })?;
+        push_message(
+            messages,
+            Message {
+                kind,
+                flags,
+                offset,
+                data,
+            },
+        )?;
     }
     Ok(())
 }
 
-fn follow_continuations(file: &File<'_>, messages: &mut Vec<Message>, v2: Option<bool>) -> Result<(), Hdf5Error> {
+fn follow_continuations(
+    file: &File<'_>,
+    messages: &mut Vec<Message>,
+    v2: Option<bool>,
+) -> Result<(), Hdf5Error> {
     let mut followed = 0usize;
     let mut seen = std::collections::HashSet::new();
     let mut i = 0;
     while i < messages.len() {
-        let (kind, offset) = (messages.get(i).map(|m| m.kind), messages.get(i).map(|m| m.offset));
+        let (kind, offset) = (
+            messages.get(i).map(|m| m.kind),
+            messages.get(i).map(|m| m.offset),
+        );
         i += 1;
         if kind != Some(0x0010) {
             continue;
         }
-        let Some(m) = messages.get(i - 1) else { continue };
+        let Some(m) = messages.get(i - 1) else {
+            continue;
+        };
         let (addr, len) = continuation(&m.data, m.offset, file)?;
         let offset = offset.unwrap_or(0);
         followed += 1;
         if followed > MAX_CONTINUATIONS {
-            return Err(Hdf5Error::TooLarge { offset, what: "continuation block count", max: MAX_CONTINUATIONS as u64 });
+            return Err(Hdf5Error::TooLarge {
+                offset,
+                what: "continuation block count",
+                max: MAX_CONTINUATIONS as u64,
+            });
         }
         if !seen.insert(addr) {
-            return Err(Hdf5Error::Malformed { offset, what: "continuation block cycle" });
+            return Err(Hdf5Error::Malformed {
+                offset,
+                what: "continuation block cycle",
+            });
         }
         let block = file.read(addr, len, "continuation block")?;
         match v2 {
             Some(creation_order) => {
                 if block.get(..4) != Some(b"OCHK".as_slice()) {
-                    return Err(Hdf5Error::Malformed { offset: addr, what: "continuation block signature" });
+                    return Err(Hdf5Error::Malformed {
+                        offset: addr,
+                        what: "continuation block signature",
+                    });
                 }
-                parse_v2_messages(block.get(4..).unwrap_or_default(), addr + 4, creation_order, messages)?;
+                parse_v2_messages(
+                    block.get(4..).unwrap_or_default(),
+                    addr + 4,
+                    creation_order,
+                    messages,
+                )?;
             }
             None => parse_v1_messages(&block, addr, messages)?,
         }
@@ -451,14 +589,22 @@ fn dense_storage(file: &File<'_>, m: &Message) -> Result<Option<u64>, Hdf5Error>
     let mut b = Bytes::new(&m.data, m.offset);
     let version = b.u8("attribute info version")?;
     if version != 0 {
-        return Err(Hdf5Error::Version { offset: m.offset, what: "attribute info", version });
+        return Err(Hdf5Error::Version {
+            offset: m.offset,
+            what: "attribute info",
+            version,
+        });
     }
     let flags = b.u8("attribute info flags")?;
     if flags & 1 != 0 {
         b.take(2, "maximum creation index")?;
     }
     let heap = b.uint(file.offset_size, "fractal heap address")?;
-    let undefined = if file.offset_size >= 8 { u64::MAX } else { (1u64 << (8 * file.offset_size)) - 1 };
+    let undefined = if file.offset_size >= 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * file.offset_size)) - 1
+    };
     Ok((heap != undefined).then_some(m.offset))
 }
 
@@ -469,24 +615,49 @@ fn parse_attribute(file: &File<'_>, m: &Message) -> Result<Attribute, Hdf5Error>
     let name_size = b.uint(2, "attribute name size")? as usize;
     let type_size = b.uint(2, "attribute datatype size")? as usize;
     let space_size = b.uint(2, "attribute dataspace size")? as usize;
-    let pad = |n: usize| if version == 1 { n.next_multiple_of(8) } else { n };
+    let pad = |n: usize| {
+        if version == 1 {
+            n.next_multiple_of(8)
+        } else {
+            n
+        }
+    };
     if version == 3 {
         b.take(1, "name encoding")?;
     } else if version != 1 && version != 2 {
-        return Err(Hdf5Error::Version { offset: m.offset, what: "attribute message", version });
+        return Err(Hdf5Error::Version {
+            offset: m.offset,
+            what: "attribute message",
+            version,
+        });
     }
     let name_raw = b.take(pad(name_size), "attribute name")?;
     let name_bytes = name_raw.get(..name_size).unwrap_or_default();
-    let name_end = name_bytes.iter().position(|&c| c == 0).unwrap_or(name_bytes.len());
+    let name_end = name_bytes
+        .iter()
+        .position(|&c| c == 0)
+        .unwrap_or(name_bytes.len());
     let name = String::from_utf8_lossy(name_bytes.get(..name_end).unwrap_or_default()).into_owned();
-    let datatype = b.take(pad(type_size), "attribute datatype")?.get(..type_size).unwrap_or_default().to_vec();
-    let dataspace = b.take(pad(space_size), "attribute dataspace")?.get(..space_size).unwrap_or_default().to_vec();
+    let datatype = b
+        .take(pad(type_size), "attribute datatype")?
+        .get(..type_size)
+        .unwrap_or_default()
+        .to_vec();
+    let dataspace = b
+        .take(pad(space_size), "attribute dataspace")?
+        .get(..space_size)
+        .unwrap_or_default()
+        .to_vec();
     let data_offset = b.at();
     let data = m.data.get(b.pos..).unwrap_or_default();
     let class = datatype.first().map_or(0, |c| c & 0x0f);
     // Shared datatypes or dataspaces (flags bits 0 and 1) live elsewhere; not decoded.
     if flags & 3 != 0 || m.flags & 0x02 != 0 {
-        return Ok(Attribute { name, value: AttrValue::Other { class }, offset: m.offset });
+        return Ok(Attribute {
+            name,
+            value: AttrValue::Other { class },
+            offset: m.offset,
+        });
     }
     let elements = dataspace_elements(&dataspace, file, m.offset)?;
     let value = match class {
@@ -495,7 +666,12 @@ fn parse_attribute(file: &File<'_>, m: &Message) -> Result<Attribute, Hdf5Error>
             let mut strings = Vec::new();
             for i in 0..elements.min(64) {
                 let start = (i as usize).saturating_mul(size);
-                let s = data.get(start..start.saturating_add(size)).ok_or(Hdf5Error::Malformed { offset: data_offset, what: "attribute data" })?;
+                let s =
+                    data.get(start..start.saturating_add(size))
+                        .ok_or(Hdf5Error::Malformed {
+                            offset: data_offset,
+                            what: "attribute data",
+                        })?;
                 let end = s.iter().rposition(|&c| c != 0).map_or(0, |p| p + 1);
                 strings.push(s.get(..end).unwrap_or_default().to_vec());
             }
@@ -506,14 +682,23 @@ fn parse_attribute(file: &File<'_>, m: &Message) -> Result<Attribute, Hdf5Error>
             let mut strings = Vec::new();
             for i in 0..elements.min(64) {
                 let start = (i as usize).saturating_mul(item);
-                let raw = data.get(start..start.saturating_add(item)).ok_or(Hdf5Error::Malformed { offset: data_offset, what: "variable-length string reference" })?;
+                let raw =
+                    data.get(start..start.saturating_add(item))
+                        .ok_or(Hdf5Error::Malformed {
+                            offset: data_offset,
+                            what: "variable-length string reference",
+                        })?;
                 strings.push(global_heap_object(file, raw, data_offset)?);
             }
             AttrValue::Strings(strings)
         }
         other => AttrValue::Other { class: other },
     };
-    Ok(Attribute { name, value, offset: m.offset })
+    Ok(Attribute {
+        name,
+        value,
+        offset: m.offset,
+    })
 }
 
 fn element_size(datatype: &[u8], offset: u64) -> Result<usize, Hdf5Error> {
@@ -536,13 +721,22 @@ fn dataspace_elements(space: &[u8], file: &File<'_>, offset: u64) -> Result<u64,
                 return Ok(0);
             }
         }
-        v => return Err(Hdf5Error::Version { offset, what: "dataspace", version: v }),
+        v => {
+            return Err(Hdf5Error::Version {
+                offset,
+                what: "dataspace",
+                version: v,
+            });
+        }
     }
     let _ = flags;
     let mut n = 1u64;
     for _ in 0..rank {
         let d = b.uint(file.length_size, "dimension")?;
-        n = n.checked_mul(d).ok_or(Hdf5Error::Malformed { offset, what: "dataspace size" })?;
+        n = n.checked_mul(d).ok_or(Hdf5Error::Malformed {
+            offset,
+            what: "dataspace size",
+        })?;
     }
     Ok(n)
 }
@@ -555,10 +749,17 @@ fn global_heap_object(file: &File<'_>, raw: &[u8], at: u64) -> Result<Vec<u8>, H
     let collection_raw = b.uint(file.offset_size, "global heap address")?;
     let index = b.uint(4, "global heap index")?;
     let collection = file.address(collection_raw, at, "global heap address")?;
-    let head = file.read(collection, (8 + file.length_size as u64).min(file.len - collection), "global heap header")?;
+    let head = file.read(
+        collection,
+        (8 + file.length_size as u64).min(file.len - collection),
+        "global heap header",
+    )?;
     let mut h = Bytes::new(&head, collection);
     if h.take(4, "global heap signature")? != b"GCOL" {
-        return Err(Hdf5Error::Malformed { offset: collection, what: "global heap signature" });
+        return Err(Hdf5Error::Malformed {
+            offset: collection,
+            what: "global heap signature",
+        });
     }
     h.take(4, "global heap version")?;
     let size = h.uint(file.length_size, "global heap size")?;
@@ -579,14 +780,22 @@ fn global_heap_object(file: &File<'_>, raw: &[u8], at: u64) -> Result<Vec<u8>, H
         }
         g.skip_to_multiple_of(8);
     }
-    Err(Hdf5Error::Malformed { offset: collection, what: "global heap object not found" })
+    Err(Hdf5Error::Malformed {
+        offset: collection,
+        what: "global heap object not found",
+    })
 }
 
 /// Fallback for attributes this reader cannot decode: finds the first JSON object in `src` that
 /// starts with `prefix` (for example `{"class_name"`), reading at most `max_scan` bytes and
 /// returning the object (balanced braces, strings respected) if it closes within `max_json`
 /// bytes, with its offset.
-pub fn find_json_object(src: &dyn ByteSource, prefix: &[u8], max_scan: u64, max_json: u64) -> Option<(u64, Vec<u8>)> {
+pub fn find_json_object(
+    src: &dyn ByteSource,
+    prefix: &[u8],
+    max_scan: u64,
+    max_json: u64,
+) -> Option<(u64, Vec<u8>)> {
     const CHUNK: u64 = 1024 * 1024;
     let limit = src.len().min(max_scan);
     let overlap = prefix.len() as u64;
@@ -808,42 +1017,78 @@ mod tests {
     #[test]
     fn fixed_and_variable_length_strings_v0() {
         let attrs = [
-            Attr { name: "keras_version", value: b"2.15.0", vlen: false },
-            Attr { name: "model_config", value: CONFIG, vlen: true },
+            Attr {
+                name: "keras_version",
+                value: b"2.15.0",
+                vlen: false,
+            },
+            Attr {
+                name: "model_config",
+                value: CONFIG,
+                vlen: true,
+            },
         ];
         for continuation in [false, true] {
             let r = parse(&file_v0(&attrs, continuation)).unwrap();
-            assert_eq!(r.get("keras_version").and_then(Attribute::as_bytes), Some(b"2.15.0".as_slice()));
-            assert_eq!(r.get("model_config").and_then(Attribute::as_bytes), Some(CONFIG));
+            assert_eq!(
+                r.get("keras_version").and_then(Attribute::as_bytes),
+                Some(b"2.15.0".as_slice())
+            );
+            assert_eq!(
+                r.get("model_config").and_then(Attribute::as_bytes),
+                Some(CONFIG)
+            );
             assert_eq!(r.dense_storage, None);
         }
     }
 
     #[test]
     fn superblock_v2_object_header_v2() {
-        let r = parse(&file_v2(&[Attr { name: "model_config", value: CONFIG, vlen: false }])).unwrap();
+        let r = parse(&file_v2(&[Attr {
+            name: "model_config",
+            value: CONFIG,
+            vlen: false,
+        }]))
+        .unwrap();
         assert_eq!(r.superblock_version, 2);
-        assert_eq!(r.get("model_config").and_then(Attribute::as_bytes), Some(CONFIG));
+        assert_eq!(
+            r.get("model_config").and_then(Attribute::as_bytes),
+            Some(CONFIG)
+        );
     }
 
     #[test]
     fn user_block_and_truncated_superblock() {
         // A superblock behind a 512-byte user block; its base address (0) makes addresses
         // absolute, so the root header is found after the user block.
-        let inner = file_v2(&[Attr { name: "backend", value: b"tensorflow", vlen: false }]);
+        let inner = file_v2(&[Attr {
+            name: "backend",
+            value: b"tensorflow",
+            vlen: false,
+        }]);
         let mut f = vec![0u8; 512];
         f.extend(&inner);
         let header_field = 512 + 12 + 24;
         let rebased = (512 + 48u64).to_le_bytes();
         f.splice(header_field..header_field + 8, rebased);
         let r = parse(&f).unwrap();
-        assert_eq!(r.get("backend").and_then(Attribute::as_bytes), Some(b"tensorflow".as_slice()));
+        assert_eq!(
+            r.get("backend").and_then(Attribute::as_bytes),
+            Some(b"tensorflow".as_slice())
+        );
         assert!(matches!(parse(SIGNATURE), Err(Hdf5Error::Malformed { .. })));
     }
 
     #[test]
     fn hostile_addresses_and_sizes() {
-        let mut f = file_v0(&[Attr { name: "model_config", value: CONFIG, vlen: true }], false);
+        let mut f = file_v0(
+            &[Attr {
+                name: "model_config",
+                value: CONFIG,
+                vlen: true,
+            }],
+            false,
+        );
         // Point the root object header far past the end.
         let root_field = 8 + 16 + 8 * 4 + 8;
         f.splice(root_field..root_field + 8, (1u64 << 40).to_le_bytes());
@@ -859,10 +1104,19 @@ mod tests {
         let mut data = vec![0u8; 3000];
         data.extend(br#"{"class_name": "Model", "config": {"s": "}{\"x"}}"#);
         data.extend([0u8; 100]);
-        let (offset, json) = find_json_object(&data.as_slice(), br#"{"class_name""#, 1 << 20, 1 << 20).unwrap();
+        let (offset, json) =
+            find_json_object(&data.as_slice(), br#"{"class_name""#, 1 << 20, 1 << 20).unwrap();
         assert_eq!(offset, 3000);
         assert!(serde_json::from_slice::<serde_json::Value>(&json).is_ok());
-        assert!(find_json_object(&b"{\"class_name\": {".as_slice(), br#"{"class_name""#, 100, 100).is_none());
+        assert!(
+            find_json_object(
+                &b"{\"class_name\": {".as_slice(),
+                br#"{"class_name""#,
+                100,
+                100
+            )
+            .is_none()
+        );
     }
 
     proptest! {

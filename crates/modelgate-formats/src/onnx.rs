@@ -84,7 +84,10 @@ pub struct ExternalTensor {
 impl ExternalTensor {
     /// The value of the first entry with `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -134,7 +137,9 @@ pub enum OnnxError {
         max: u32,
     },
     /// More items than `Limits::max_onnx_items`.
-    #[error("more than {max} operator kinds, tensors with external data, functions or metadata entries (at offset {offset})")]
+    #[error(
+        "more than {max} operator kinds, tensors with external data, functions or metadata entries (at offset {offset})"
+    )]
     TooMany {
         /// Offset where the limit was hit.
         offset: u64,
@@ -167,7 +172,7 @@ impl OnnxError {
 /// `ModelProto` field numbers and whether each is length-delimited.
 fn model_field_is_len(number: u64) -> Option<bool> {
     match number {
-        1 | 5 => Some(false),                                 // ir_version, model_version
+        1 | 5 => Some(false), // ir_version, model_version
         2 | 3 | 4 | 6 | 7 | 8 | 14 | 20 | 25 | 26 => Some(true), // strings and messages
         _ => None,
     }
@@ -249,14 +254,20 @@ impl Walker<'_> {
     fn count_item(&mut self, offset: u64) -> Result<(), OnnxError> {
         self.items += 1;
         if self.items > self.limits.max_onnx_items {
-            return Err(OnnxError::TooMany { offset, max: self.limits.max_onnx_items });
+            return Err(OnnxError::TooMany {
+                offset,
+                max: self.limits.max_onnx_items,
+            });
         }
         Ok(())
     }
 
     fn check_depth(&self, depth: u32, offset: u64) -> Result<(), OnnxError> {
         if depth > self.limits.max_protobuf_depth {
-            return Err(OnnxError::TooDeep { offset, max: self.limits.max_protobuf_depth });
+            return Err(OnnxError::TooDeep {
+                offset,
+                max: self.limits.max_protobuf_depth,
+            });
         }
         Ok(())
     }
@@ -264,10 +275,14 @@ impl Walker<'_> {
     fn string(&mut self, field: &Field, message: &'static str) -> Result<String, OnnxError> {
         let (start, len) = len_of(field, message)?;
         if len > MAX_STRING {
-            return Err(OnnxError::StringTooLong { offset: field.offset, len });
+            return Err(OnnxError::StringTooLong {
+                offset: field.offset,
+                len,
+            });
         }
         let bytes = self.r.bytes(start, len)?;
-        Ok(String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+        Ok(String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
     }
 
     fn model_proto(&mut self, start: u64, end: u64) -> Result<(), OnnxError> {
@@ -313,7 +328,11 @@ impl Walker<'_> {
     }
 
     fn opset(&mut self, offset: u64, start: u64, end: u64) -> Result<OpsetImport, OnnxError> {
-        let mut opset = OpsetImport { domain: String::new(), version: None, offset };
+        let mut opset = OpsetImport {
+            domain: String::new(),
+            version: None,
+            offset,
+        };
         let mut fields = Fields::new(start, end);
         while let Some(f) = fields.next(&mut self.r)? {
             match f.number {
@@ -362,7 +381,11 @@ impl Walker<'_> {
     }
 
     fn function(&mut self, offset: u64, start: u64, end: u64) -> Result<(), OnnxError> {
-        let mut function = Function { domain: String::new(), name: String::new(), offset };
+        let mut function = Function {
+            domain: String::new(),
+            name: String::new(),
+            offset,
+        };
         let mut fields = Fields::new(start, end);
         while let Some(f) = fields.next(&mut self.r)? {
             match f.number {
@@ -404,7 +427,12 @@ impl Walker<'_> {
         } else {
             self.count_item(offset)?;
             self.kinds.insert(key.clone(), self.model.op_kinds.len());
-            self.model.op_kinds.push(OpKind { domain: key.0, op_type: key.1, first_offset: offset, count: 1 });
+            self.model.op_kinds.push(OpKind {
+                domain: key.0,
+                op_type: key.1,
+                first_offset: offset,
+                count: 1,
+            });
         }
         Ok(())
     }
@@ -445,7 +473,12 @@ impl Walker<'_> {
 
     fn tensor(&mut self, offset: u64, start: u64, end: u64) -> Result<(), OnnxError> {
         self.model.tensor_count += 1;
-        let mut tensor = ExternalTensor { name: String::new(), entries: Vec::new(), marked_external: false, offset };
+        let mut tensor = ExternalTensor {
+            name: String::new(),
+            entries: Vec::new(),
+            marked_external: false,
+            offset,
+        };
         let mut fields = Fields::new(start, end);
         while let Some(f) = fields.next(&mut self.r)? {
             match f.number {
@@ -472,14 +505,22 @@ impl Walker<'_> {
 fn len_of(f: &Field, message: &'static str) -> Result<(u64, u64), OnnxError> {
     match f.value {
         Value::Len { start, len } => Ok((start, len)),
-        _ => Err(OnnxError::WireType { offset: f.offset, field: f.number, message }),
+        _ => Err(OnnxError::WireType {
+            offset: f.offset,
+            field: f.number,
+            message,
+        }),
     }
 }
 
 fn varint_of(f: &Field, message: &'static str) -> Result<u64, OnnxError> {
     match f.value {
         Value::Varint(v) => Ok(v),
-        _ => Err(OnnxError::WireType { offset: f.offset, field: f.number, message }),
+        _ => Err(OnnxError::WireType {
+            offset: f.offset,
+            field: f.number,
+            message,
+        }),
     }
 }
 
@@ -534,7 +575,15 @@ pub(crate) mod build {
     /// A tensor with external data entries.
     pub(crate) fn external_tensor(name: &str, location: &str) -> Vec<u8> {
         let entry = |k: &str, v: &str| bytes(13, &msg(&[string(1, k), string(2, v)]));
-        msg(&[int(1, 4), int(2, 1), string(8, name), entry("location", location), entry("offset", "0"), entry("length", "16"), int(14, 1)])
+        msg(&[
+            int(1, 4),
+            int(2, 1),
+            string(8, name),
+            entry("location", location),
+            entry("offset", "0"),
+            entry("length", "16"),
+            int(14, 1),
+        ])
     }
 
     /// A model `{ir_version 8, opset "" 17, graph {nodes…, initializers…}}`.
@@ -547,7 +596,12 @@ pub(crate) mod build {
         for t in initializers {
             graph.extend(bytes(5, t));
         }
-        msg(&[int(1, 8), string(2, "pytorch"), bytes(7, &graph), bytes(8, &msg(&[string(1, ""), int(2, 17)]))])
+        msg(&[
+            int(1, 8),
+            string(2, "pytorch"),
+            bytes(7, &graph),
+            bytes(8, &msg(&[string(1, ""), int(2, 17)])),
+        ])
     }
 }
 
@@ -567,7 +621,11 @@ mod tests {
         let raw = bytes(9, &[0u8; 4096]);
         let inline = msg(&[string(8, "w"), raw]);
         let m = model(
-            &[node("Conv", ""), node("Conv", ""), node("Gelu", "com.microsoft")],
+            &[
+                node("Conv", ""),
+                node("Conv", ""),
+                node("Gelu", "com.microsoft"),
+            ],
             &[inline, external_tensor("big", "weights.bin")],
         );
         assert!(sniff(&m));
@@ -589,10 +647,18 @@ mod tests {
         let attr = msg(&[string(1, "then_branch"), bytes(6, &inner)]);
         let if_node = msg(&[string(4, "If"), bytes(5, &attr)]);
         let mut m = model(&[if_node], &[]);
-        let function = msg(&[string(1, "F"), string(10, "local"), bytes(7, &node("Relu", ""))]);
+        let function = msg(&[
+            string(1, "F"),
+            string(10, "local"),
+            bytes(7, &node("Relu", "")),
+        ]);
         m.extend(bytes(25, &function));
         let p = parse(&m).unwrap();
-        assert!(p.op_kinds.iter().any(|k| k.domain == "my.ops" && k.op_type == "Custom"));
+        assert!(
+            p.op_kinds
+                .iter()
+                .any(|k| k.domain == "my.ops" && k.op_type == "Custom")
+        );
         assert_eq!(p.functions[0].name, "F");
         assert_eq!(p.functions[0].domain, "local");
     }
@@ -608,18 +674,30 @@ mod tests {
         let m = msg(&[int(1, 8), bytes(7, &g)]);
         assert!(matches!(parse(&m), Err(OnnxError::TooDeep { .. })));
         let m = msg(&[int(1, 8), int(7, 3)]);
-        assert!(matches!(parse(&m), Err(OnnxError::WireType { field: 7, .. })));
+        assert!(matches!(
+            parse(&m),
+            Err(OnnxError::WireType { field: 7, .. })
+        ));
         let mut m = model(&[], &[]);
         m.push(0x0b);
-        assert!(matches!(parse(&m), Err(OnnxError::Wire(ProtobufError::BadWireType { .. }))));
+        assert!(matches!(
+            parse(&m),
+            Err(OnnxError::Wire(ProtobufError::BadWireType { .. }))
+        ));
     }
 
     #[test]
     fn item_limit() {
         let nodes: Vec<Vec<u8>> = (0..20).map(|i| node(&format!("Op{i}"), "x")).collect();
         let m = model(&nodes, &[]);
-        let limits = Limits { max_onnx_items: 5, ..Limits::default() };
-        assert!(matches!(read(&m.as_slice(), &limits), Err(OnnxError::TooMany { .. })));
+        let limits = Limits {
+            max_onnx_items: 5,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            read(&m.as_slice(), &limits),
+            Err(OnnxError::TooMany { .. })
+        ));
     }
 
     #[test]

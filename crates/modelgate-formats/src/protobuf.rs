@@ -57,7 +57,9 @@ pub enum ProtobufError {
         wire_type: u8,
     },
     /// A length-delimited field longer than what is left of its enclosing message.
-    #[error("field length {len} at offset {offset} exceeds the {available} bytes left in its message")]
+    #[error(
+        "field length {len} at offset {offset} exceeds the {available} bytes left in its message"
+    )]
     LengthPastEnd {
         /// Offset of the length.
         offset: u64,
@@ -130,7 +132,12 @@ pub struct Reader<'a> {
 impl<'a> Reader<'a> {
     /// A reader over `src`.
     pub fn new(src: &'a dyn ByteSource) -> Self {
-        Reader { src, len: src.len(), buf: Vec::new(), buf_start: 0 }
+        Reader {
+            src,
+            len: src.len(),
+            buf: Vec::new(),
+            buf_start: 0,
+        }
     }
 
     /// Length of the source.
@@ -153,7 +160,10 @@ impl<'a> Reader<'a> {
             self.buf.resize(n, 0);
             self.src
                 .read_at(offset, &mut self.buf)
-                .map_err(|e| ProtobufError::Read { offset, reason: e.to_string() })?;
+                .map_err(|e| ProtobufError::Read {
+                    offset,
+                    reason: e.to_string(),
+                })?;
             self.buf_start = offset;
         }
         self.buf
@@ -186,7 +196,10 @@ impl<'a> Reader<'a> {
     pub fn bytes(&mut self, start: u64, len: u64) -> Result<Vec<u8>, ProtobufError> {
         self.src
             .read_vec(start, len, len)
-            .map_err(|e| ProtobufError::Read { offset: start, reason: e.to_string() })
+            .map_err(|e| ProtobufError::Read {
+                offset: start,
+                reason: e.to_string(),
+            })
     }
 }
 
@@ -230,21 +243,33 @@ impl Fields {
                 for i in 0..size {
                     v |= u64::from(r.byte(after_tag + i)?) << (8 * i);
                 }
-                let value = if wire_type == 1 { Value::Fixed64(v) } else { Value::Fixed32(v as u32) };
+                let value = if wire_type == 1 {
+                    Value::Fixed64(v)
+                } else {
+                    Value::Fixed32(v as u32)
+                };
                 (value, next)
             }
             2 => {
                 let (len, start) = r.varint(after_tag, self.end)?;
                 let available = self.end - start;
                 if len > available {
-                    return Err(ProtobufError::LengthPastEnd { offset: after_tag, len, available });
+                    return Err(ProtobufError::LengthPastEnd {
+                        offset: after_tag,
+                        len,
+                        available,
+                    });
                 }
                 (Value::Len { start, len }, start + len)
             }
             _ => return Err(ProtobufError::BadWireType { offset, wire_type }),
         };
         self.pos = next;
-        Ok(Some(Field { number: number as u32, offset, value }))
+        Ok(Some(Field {
+            number: number as u32,
+            offset,
+            value,
+        }))
     }
 }
 
@@ -266,7 +291,9 @@ mod tests {
 
     #[test]
     fn decodes_all_wire_types() {
-        let msg = [0x08, 0x96, 0x01, 0x11, 1, 0, 0, 0, 0, 0, 0, 0, 0x1d, 2, 0, 0, 0, 0x22, 0];
+        let msg = [
+            0x08, 0x96, 0x01, 0x11, 1, 0, 0, 0, 0, 0, 0, 0, 0x1d, 2, 0, 0, 0, 0x22, 0,
+        ];
         let f = all(&msg).unwrap();
         assert_eq!(f[0].value, Value::Varint(150));
         assert_eq!(f[1].value, Value::Fixed64(1));
@@ -276,11 +303,35 @@ mod tests {
 
     #[test]
     fn rejects_bad_input_with_offsets() {
-        assert_eq!(all(&[0x0b]), Err(ProtobufError::BadWireType { offset: 0, wire_type: 3 }));
-        assert_eq!(all(&[0x00, 0x00]), Err(ProtobufError::BadFieldNumber { offset: 0, number: 0 }));
-        assert_eq!(all(&[0x08, 0x01, 0x12, 0x05, 1]), Err(ProtobufError::LengthPastEnd { offset: 3, len: 5, available: 1 }));
-        assert_eq!(all(&[0x08; 11]), Err(ProtobufError::Truncated { offset: 11 }));
-        let long = [0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f];
+        assert_eq!(
+            all(&[0x0b]),
+            Err(ProtobufError::BadWireType {
+                offset: 0,
+                wire_type: 3
+            })
+        );
+        assert_eq!(
+            all(&[0x00, 0x00]),
+            Err(ProtobufError::BadFieldNumber {
+                offset: 0,
+                number: 0
+            })
+        );
+        assert_eq!(
+            all(&[0x08, 0x01, 0x12, 0x05, 1]),
+            Err(ProtobufError::LengthPastEnd {
+                offset: 3,
+                len: 5,
+                available: 1
+            })
+        );
+        assert_eq!(
+            all(&[0x08; 11]),
+            Err(ProtobufError::Truncated { offset: 11 })
+        );
+        let long = [
+            0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+        ];
         assert_eq!(all(&long), Err(ProtobufError::BadVarint { offset: 1 }));
         assert_eq!(all(&[0x08]), Err(ProtobufError::Truncated { offset: 1 }));
         assert_eq!(all(&[0x09, 0]), Err(ProtobufError::Truncated { offset: 1 }));

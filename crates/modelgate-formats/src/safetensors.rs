@@ -26,8 +26,8 @@ use std::collections::HashSet;
 use std::fmt;
 
 use modelgate_core::Limits;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use crate::{ByteSource, SourceError};
 
@@ -381,7 +381,7 @@ pub fn parse_header(header: &[u8], data_len: u64) -> Result<Parsed, SafetensorsE
             }
         })
         .collect();
-    tensors.sort_by(|a, b| a.data_offsets.cmp(&b.data_offsets));
+    tensors.sort_by_key(|t| t.data_offsets);
 
     let mut expected_begin = 0u64;
     for t in &tensors {
@@ -389,7 +389,11 @@ pub fn parse_header(header: &[u8], data_len: u64) -> Result<Parsed, SafetensorsE
         let offset = t.header_offset;
         let tensor = || t.name.clone();
         if begin != expected_begin {
-            let kind = if begin > expected_begin { "gap" } else { "overlap" };
+            let kind = if begin > expected_begin {
+                "gap"
+            } else {
+                "overlap"
+            };
             push(
                 SafetensorsError::NotContiguous {
                     offset,
@@ -493,7 +497,7 @@ pub fn parse_header(header: &[u8], data_len: u64) -> Result<Parsed, SafetensorsE
     })
 }
 
-/// Byte offset within `text` of a serde_json error (its line and column are 1-based; the column
+/// Byte offset within `text` of a `serde_json` error (its line and column are 1-based; the column
 /// counts bytes).
 fn json_error_offset(text: &str, e: &serde_json::Error) -> u64 {
     let line = e.line();
@@ -639,7 +643,10 @@ mod tests {
         assert!(p.problems.is_empty(), "{:?}", p.problems);
         assert_eq!(p.header.tensors[0].name, "a");
         assert_eq!(p.header.metadata, vec![("format".into(), "pt".into())]);
-        assert_eq!(p.header.tensors[1].header_offset, 8 + json.find("\"b\"").unwrap() as u64);
+        assert_eq!(
+            p.header.tensors[1].header_offset,
+            8 + json.find("\"b\"").unwrap() as u64
+        );
     }
 
     #[test]
@@ -649,26 +656,44 @@ mod tests {
         assert!(parse(&file(json, 3)).unwrap().problems.is_empty());
         let odd = r#"{"q":{"dtype":"F4","shape":[3],"data_offsets":[0,2]}}"#;
         let p = parse(&file(odd, 2)).unwrap();
-        assert!(matches!(p.problems[0], SafetensorsError::PartialByte { .. }));
+        assert!(matches!(
+            p.problems[0],
+            SafetensorsError::PartialByte { .. }
+        ));
     }
 
     #[test]
     fn header_length_errors() {
-        assert!(matches!(parse(b"\x01\x00"), Err(SafetensorsError::TooShort { .. })));
+        assert!(matches!(
+            parse(b"\x01\x00"),
+            Err(SafetensorsError::TooShort { .. })
+        ));
         let mut f = u64::MAX.to_le_bytes().to_vec();
         f.extend_from_slice(b"{}");
-        assert!(matches!(parse(&f), Err(SafetensorsError::HeaderTooLarge { .. })));
+        assert!(matches!(
+            parse(&f),
+            Err(SafetensorsError::HeaderTooLarge { .. })
+        ));
         let mut f = 100u64.to_le_bytes().to_vec();
         f.extend_from_slice(b"{}");
-        assert!(matches!(parse(&f), Err(SafetensorsError::HeaderPastEnd { .. })));
+        assert!(matches!(
+            parse(&f),
+            Err(SafetensorsError::HeaderPastEnd { .. })
+        ));
     }
 
     #[test]
     fn bad_start_utf8_and_json() {
-        assert_eq!(parse(&file(" {}", 0)).unwrap_err(), SafetensorsError::BadStart);
+        assert_eq!(
+            parse(&file(" {}", 0)).unwrap_err(),
+            SafetensorsError::BadStart
+        );
         let mut f = 3u64.to_le_bytes().to_vec();
         f.extend_from_slice(b"{\xff}");
-        assert_eq!(parse(&f).unwrap_err(), SafetensorsError::NotUtf8 { offset: 9 });
+        assert_eq!(
+            parse(&f).unwrap_err(),
+            SafetensorsError::NotUtf8 { offset: 9 }
+        );
         let err = parse(&file("{\"a\":", 0)).unwrap_err();
         assert!(matches!(err, SafetensorsError::Json { .. }));
         let err = parse(&file(r#"{"__metadata__":{"k":1}}"#, 0)).unwrap_err();
@@ -685,9 +710,15 @@ mod tests {
         assert!(message.contains("duplicate key"), "{message}");
         assert!(*offset > 8 + 40, "{offset}");
         let meta = r#"{"__metadata__":{"k":"1","k":"2"}}"#;
-        assert!(matches!(parse(&file(meta, 0)), Err(SafetensorsError::Json { .. })));
+        assert!(matches!(
+            parse(&file(meta, 0)),
+            Err(SafetensorsError::Json { .. })
+        ));
         let field = r#"{"a":{"dtype":"U8","dtype":"U8","shape":[1],"data_offsets":[0,1]}}"#;
-        assert!(matches!(parse(&file(field, 1)), Err(SafetensorsError::Json { .. })));
+        assert!(matches!(
+            parse(&file(field, 1)),
+            Err(SafetensorsError::Json { .. })
+        ));
     }
 
     #[test]
@@ -695,10 +726,25 @@ mod tests {
         let json = r#"{"a":{"dtype":"X9","shape":[1],"data_offsets":[0,1]},"b":{"dtype":"F32","shape":[4611686018427387904,8],"data_offsets":[1,2]},"c":{"dtype":"F32","shape":[1],"data_offsets":[2,3]},"d":{"dtype":"U8","shape":[1],"data_offsets":[9,8]}}"#;
         let p = parse(&file(json, 8)).unwrap();
         let kinds: Vec<String> = p.problems.iter().map(ToString::to_string).collect();
-        assert!(matches!(p.problems[0], SafetensorsError::UnknownDtype { .. }), "{kinds:?}");
-        assert!(p.problems.iter().any(|e| matches!(e, SafetensorsError::Overflow { .. })));
-        assert!(p.problems.iter().any(|e| matches!(e, SafetensorsError::SizeMismatch { .. })));
-        assert!(p.problems.iter().any(|e| matches!(e, SafetensorsError::Reversed { .. })));
+        assert!(
+            matches!(p.problems[0], SafetensorsError::UnknownDtype { .. }),
+            "{kinds:?}"
+        );
+        assert!(
+            p.problems
+                .iter()
+                .any(|e| matches!(e, SafetensorsError::Overflow { .. }))
+        );
+        assert!(
+            p.problems
+                .iter()
+                .any(|e| matches!(e, SafetensorsError::SizeMismatch { .. }))
+        );
+        assert!(
+            p.problems
+                .iter()
+                .any(|e| matches!(e, SafetensorsError::Reversed { .. }))
+        );
         assert!(p.problems.iter().all(|e| e.offset() >= 8));
     }
 
@@ -717,7 +763,10 @@ mod tests {
         let p = parse(&file(ok, 5)).unwrap();
         assert!(matches!(
             p.problems[0],
-            SafetensorsError::DataLength { kind: "trailing bytes", .. }
+            SafetensorsError::DataLength {
+                kind: "trailing bytes",
+                ..
+            }
         ));
         let p = parse(&file(ok, 0)).unwrap();
         assert!(matches!(p.problems[0], SafetensorsError::DataLength { .. }));

@@ -313,28 +313,48 @@ pub(crate) fn analyze(template: &str) -> Vec<Hit> {
     let ast = match machinery::parse(&source, "chat_template", SyntaxConfig::default()) {
         Ok(ast) => ast,
         Err(e) => {
-            let line = e.line().map(|l| format!(" at line {l}")).unwrap_or_default();
+            let line = e
+                .line()
+                .map(|l| format!(" at line {l}"))
+                .unwrap_or_default();
             return vec![Hit {
                 rule: RuleId::ChatTemplateMalformed,
                 subject: "syntax".to_owned(),
-                detail: format!("Jinja syntax error{line}: {}", e.detail().unwrap_or("invalid template")),
+                detail: format!(
+                    "Jinja syntax error{line}: {}",
+                    e.detail().unwrap_or("invalid template")
+                ),
                 evidence: None,
             }];
         }
     };
-    let mut walker = Walker { source: &source, hits: Vec::new(), seen: HashSet::new(), gadgets: Vec::new(), defined: BTreeSet::new(), too_deep: false };
+    let mut walker = Walker {
+        source: &source,
+        hits: Vec::new(),
+        seen: HashSet::new(),
+        gadgets: Vec::new(),
+        defined: BTreeSet::new(),
+        too_deep: false,
+    };
     walker.stmt(&ast, 0);
     let gadgets = std::mem::take(&mut walker.gadgets);
     for (name, span) in gadgets {
         if !walker.defined.contains(name) {
-            walker.hit(RuleId::ChatTemplateUnsafe, name, "a Jinja/Flask global that leads to Python objects", span);
+            walker.hit(
+                RuleId::ChatTemplateUnsafe,
+                name,
+                "a Jinja/Flask global that leads to Python objects",
+                span,
+            );
         }
     }
     if walker.too_deep {
         walker.hits.push(Hit {
             rule: RuleId::ChatTemplateMalformed,
             subject: "nesting".to_owned(),
-            detail: format!("syntax tree deeper than {MAX_WALK_DEPTH} levels; the rest was not checked"),
+            detail: format!(
+                "syntax tree deeper than {MAX_WALK_DEPTH} levels; the rest was not checked"
+            ),
             evidence: None,
         });
     }
@@ -425,7 +445,11 @@ impl<'s> Walker<'s> {
         self.hits.push(Hit {
             rule,
             subject: subject.to_owned(),
-            detail: format!("{detail}, template line {}:{}", span.start_line, span.start_col + 1),
+            detail: format!(
+                "{detail}, template line {}:{}",
+                span.start_line,
+                span.start_col + 1
+            ),
             evidence: (!excerpt.is_empty()).then(|| excerpt.to_owned()),
         });
     }
@@ -508,27 +532,52 @@ impl<'s> Walker<'s> {
                 self.stmts(&f.body, d);
             }
             ast::Stmt::Block(b) => {
-                self.hit(RuleId::ChatTemplateUnusual, "block", "a template-inheritance block", b.span());
+                self.hit(
+                    RuleId::ChatTemplateUnusual,
+                    "block",
+                    "a template-inheritance block",
+                    b.span(),
+                );
                 self.stmts(&b.body, d);
             }
             ast::Stmt::Import(i) => {
-                self.hit(RuleId::ChatTemplateUnusual, "import", "loads another template", i.span());
+                self.hit(
+                    RuleId::ChatTemplateUnusual,
+                    "import",
+                    "loads another template",
+                    i.span(),
+                );
                 self.define(&i.name);
                 self.expr(&i.expr, d);
             }
             ast::Stmt::FromImport(i) => {
-                self.hit(RuleId::ChatTemplateUnusual, "import", "loads another template", i.span());
+                self.hit(
+                    RuleId::ChatTemplateUnusual,
+                    "import",
+                    "loads another template",
+                    i.span(),
+                );
                 for (name, alias) in &i.names {
                     self.define(alias.as_ref().unwrap_or(name));
                 }
                 self.expr(&i.expr, d);
             }
             ast::Stmt::Extends(e) => {
-                self.hit(RuleId::ChatTemplateUnusual, "extends", "loads another template", e.span());
+                self.hit(
+                    RuleId::ChatTemplateUnusual,
+                    "extends",
+                    "loads another template",
+                    e.span(),
+                );
                 self.expr(&e.name, d);
             }
             ast::Stmt::Include(i) => {
-                self.hit(RuleId::ChatTemplateUnusual, "include", "loads another template", i.span());
+                self.hit(
+                    RuleId::ChatTemplateUnusual,
+                    "include",
+                    "loads another template",
+                    i.span(),
+                );
                 self.expr(&i.name, d);
             }
             ast::Stmt::Macro(m) => {
@@ -587,7 +636,12 @@ impl<'s> Walker<'s> {
                     let mut parts = String::new();
                     constants(expr, &mut parts, 0);
                     if parts.contains("__") {
-                        self.hit(RuleId::ChatTemplateUnsafe, "string building", "joins strings into an underscore name", b.span());
+                        self.hit(
+                            RuleId::ChatTemplateUnsafe,
+                            "string building",
+                            "joins strings into an underscore name",
+                            b.span(),
+                        );
                     }
                 }
                 self.expr(&b.left, d);
@@ -632,7 +686,12 @@ impl<'s> Walker<'s> {
                         let mut parts = String::new();
                         constants(other, &mut parts, 0);
                         if parts.contains("__") {
-                            self.hit(RuleId::ChatTemplateUnsafe, "string building", "subscripts with a computed underscore name", g.span());
+                            self.hit(
+                                RuleId::ChatTemplateUnsafe,
+                                "string building",
+                                "subscripts with a computed underscore name",
+                                g.span(),
+                            );
                         }
                     }
                 }
@@ -652,7 +711,12 @@ impl<'s> Walker<'s> {
 
     fn attribute(&mut self, name: &str, span: Span) {
         if name.starts_with('_') || DANGEROUS_ATTRS.contains(&name) {
-            self.hit(RuleId::ChatTemplateUnsafe, name, "reads a Python-internal attribute", span);
+            self.hit(
+                RuleId::ChatTemplateUnsafe,
+                name,
+                "reads a Python-internal attribute",
+                span,
+            );
         }
     }
 
@@ -675,17 +739,35 @@ impl<'s> Walker<'s> {
             }
         }
         if ATTRIBUTE_FILTERS.contains(&name) {
-            if let Some(bad) = const_args.iter().find(|a| a.split('.').any(|p| p.starts_with('_') || DANGEROUS_ATTRS.contains(&p))) {
+            if let Some(bad) = const_args.iter().find(|a| {
+                a.split('.')
+                    .any(|p| p.starts_with('_') || DANGEROUS_ATTRS.contains(&p))
+            }) {
                 let subject = format!("{name}({bad})");
-                self.hit(RuleId::ChatTemplateUnsafe, &subject, "reads a Python-internal attribute through a filter", span);
+                self.hit(
+                    RuleId::ChatTemplateUnsafe,
+                    &subject,
+                    "reads a Python-internal attribute through a filter",
+                    span,
+                );
                 return;
             }
         }
         if name == "attr" {
             if non_literal {
-                self.hit(RuleId::ChatTemplateUnsafe, "attr", "reads an attribute whose name is computed", span);
+                self.hit(
+                    RuleId::ChatTemplateUnsafe,
+                    "attr",
+                    "reads an attribute whose name is computed",
+                    span,
+                );
             } else {
-                self.hit(RuleId::ChatTemplateUnusual, "attr", "a filter that reads arbitrary attributes", span);
+                self.hit(
+                    RuleId::ChatTemplateUnusual,
+                    "attr",
+                    "a filter that reads arbitrary attributes",
+                    span,
+                );
             }
             return;
         }
@@ -700,47 +782,90 @@ impl<'s> Walker<'s> {
                 constants(e, &mut parts, 0);
             }
             if parts.contains("__") {
-                self.hit(RuleId::ChatTemplateUnsafe, "string building", "formats or joins strings into an underscore name", span);
+                self.hit(
+                    RuleId::ChatTemplateUnsafe,
+                    "string building",
+                    "formats or joins strings into an underscore name",
+                    span,
+                );
             }
         }
         if !ALLOWED_FILTERS.contains(&name) {
             let subject = format!("|{name}");
-            self.hit(RuleId::ChatTemplateUnusual, &subject, "a filter outside the chat-rendering set", span);
+            self.hit(
+                RuleId::ChatTemplateUnusual,
+                &subject,
+                "a filter outside the chat-rendering set",
+                span,
+            );
         }
     }
 
     fn call(&mut self, call: &ast::Call<'s>, span: Span, depth: u32) {
         match call.identify_call() {
             ast::CallType::Function(name) => {
-                if !ALLOWED_FUNCTIONS.contains(&name) && !self.defined.contains(name) && !GADGET_NAMES.contains(&name) {
+                if !ALLOWED_FUNCTIONS.contains(&name)
+                    && !self.defined.contains(name)
+                    && !GADGET_NAMES.contains(&name)
+                {
                     let subject = format!("{name}()");
-                    self.hit(RuleId::ChatTemplateUnusual, &subject, "a function outside the chat-rendering set", span);
+                    self.hit(
+                        RuleId::ChatTemplateUnusual,
+                        &subject,
+                        "a function outside the chat-rendering set",
+                        span,
+                    );
                 }
             }
             ast::CallType::Method(receiver, name) => {
                 if matches!(name, "format" | "format_map") {
                     let field_access = match receiver {
-                        ast::Expr::Const(c) => c.value.as_str().is_some_and(format_reaches_attributes),
+                        ast::Expr::Const(c) => {
+                            c.value.as_str().is_some_and(format_reaches_attributes)
+                        }
                         _ => true,
                     };
                     if field_access {
                         let subject = format!(".{name}()");
-                        self.hit(RuleId::ChatTemplateUnsafe, &subject, "str.format with attribute or item access in its fields", span);
+                        self.hit(
+                            RuleId::ChatTemplateUnsafe,
+                            &subject,
+                            "str.format with attribute or item access in its fields",
+                            span,
+                        );
                     } else {
                         let subject = format!(".{name}()");
                         self.hit(RuleId::ChatTemplateUnusual, &subject, "str.format", span);
                     }
-                } else if !ALLOWED_METHODS.contains(&name) && !name.starts_with('_') && !DANGEROUS_ATTRS.contains(&name) {
+                } else if !ALLOWED_METHODS.contains(&name)
+                    && !name.starts_with('_')
+                    && !DANGEROUS_ATTRS.contains(&name)
+                {
                     let subject = format!(".{name}()");
-                    self.hit(RuleId::ChatTemplateUnusual, &subject, "a method outside the chat-rendering set", span);
+                    self.hit(
+                        RuleId::ChatTemplateUnusual,
+                        &subject,
+                        "a method outside the chat-rendering set",
+                        span,
+                    );
                 }
             }
             ast::CallType::Block(name) => {
                 let subject = format!("self.{name}()");
-                self.hit(RuleId::ChatTemplateUnusual, &subject, "renders a template block", span);
+                self.hit(
+                    RuleId::ChatTemplateUnusual,
+                    &subject,
+                    "renders a template block",
+                    span,
+                );
             }
             ast::CallType::Object(_) => {
-                self.hit(RuleId::ChatTemplateUnusual, "computed call", "calls the result of an expression", span);
+                self.hit(
+                    RuleId::ChatTemplateUnusual,
+                    "computed call",
+                    "calls the result of an expression",
+                    span,
+                );
             }
         }
         self.expr(&call.expr, depth);
@@ -809,7 +934,10 @@ mod tests {
 
     macro_rules! fixture {
         ($name:literal) => {
-            ($name, include_str!(concat!("../../tests/fixtures/chat_templates/", $name)))
+            (
+                $name,
+                include_str!(concat!("../../tests/fixtures/chat_templates/", $name)),
+            )
         };
     }
 
@@ -829,7 +957,10 @@ mod tests {
     ];
 
     fn rules(template: &str) -> Vec<(RuleId, String)> {
-        analyze(template).into_iter().map(|h| (h.rule, h.subject)).collect()
+        analyze(template)
+            .into_iter()
+            .map(|h| (h.rule, h.subject))
+            .collect()
     }
 
     fn unsafe_subjects(template: &str) -> Vec<String> {
@@ -853,8 +984,19 @@ mod tests {
         // The proof of concept from the advisory, with a harmless command.
         let t = r#"{% for x in ().__class__.__base__.__subclasses__() %}{% if "warning" in x.__name__ %}{{x()._module.__builtins__['__import__']('os').popen("echo harmless")}}{%endif%}{% endfor %}"#;
         let subjects = unsafe_subjects(t);
-        for expected in ["__class__", "__base__", "__subclasses__", "__name__", "_module", "__builtins__", "__import__"] {
-            assert!(subjects.iter().any(|s| s == expected), "{expected} missing from {subjects:?}");
+        for expected in [
+            "__class__",
+            "__base__",
+            "__subclasses__",
+            "__name__",
+            "_module",
+            "__builtins__",
+            "__import__",
+        ] {
+            assert!(
+                subjects.iter().any(|s| s == expected),
+                "{expected} missing from {subjects:?}"
+            );
         }
     }
 
@@ -885,7 +1027,10 @@ mod tests {
         ];
         for t in cases {
             let hits = analyze(t);
-            assert!(hits.iter().any(|h| h.rule == RuleId::ChatTemplateUnsafe), "{t}: {hits:#?}");
+            assert!(
+                hits.iter().any(|h| h.rule == RuleId::ChatTemplateUnsafe),
+                "{t}: {hits:#?}"
+            );
         }
     }
 
@@ -898,17 +1043,33 @@ mod tests {
 
     #[test]
     fn unusual_calls_are_medium_and_named() {
-        let r = rules("{{ messages|pprint }}{{ foo() }}{{ x.system() }}{{ x|attr('pop') }}{% include 'x' %}{{ '{} x'.format(y) }}");
+        let r = rules(
+            "{{ messages|pprint }}{{ foo() }}{{ x.system() }}{{ x|attr('pop') }}{% include 'x' %}{{ '{} x'.format(y) }}",
+        );
         let subjects: Vec<&str> = r.iter().map(|(_, s)| s.as_str()).collect();
-        assert!(r.iter().all(|(rule, _)| *rule == RuleId::ChatTemplateUnusual), "{r:?}");
-        for s in ["|pprint", "foo()", ".system()", "attr", "include", ".format()"] {
+        assert!(
+            r.iter()
+                .all(|(rule, _)| *rule == RuleId::ChatTemplateUnusual),
+            "{r:?}"
+        );
+        for s in [
+            "|pprint",
+            "foo()",
+            ".system()",
+            "attr",
+            "include",
+            ".format()",
+        ] {
             assert!(subjects.contains(&s), "{s} missing from {subjects:?}");
         }
     }
 
     #[test]
     fn malformed_and_oversized_templates() {
-        assert_eq!(rules("{% for m in messages %}{{ m }}")[0].0, RuleId::ChatTemplateMalformed);
+        assert_eq!(
+            rules("{% for m in messages %}{{ m }}")[0].0,
+            RuleId::ChatTemplateMalformed
+        );
         // A 5000-link attribute chain must not overflow the stack when parsed, walked or dropped.
         let deep = format!("{{{{ a{} }}}}", ".b".repeat(5000));
         assert_eq!(rules(&deep)[0].0, RuleId::ChatTemplateMalformed);
@@ -924,21 +1085,46 @@ mod tests {
         let out = blank_generation_tags(t);
         assert_eq!(out.len(), t.len());
         assert!(out.starts_with("a{#") && out.ends_with("#}c"));
-        assert_eq!(blank_generation_tags("{% if x %}{% generations %}"), "{% if x %}{% generations %}");
+        assert_eq!(
+            blank_generation_tags("{% if x %}{% generations %}"),
+            "{% if x %}{% generations %}"
+        );
     }
 
     #[test]
     fn findings_carry_location_severity_and_evidence() {
         let limits = Limits::default();
         let mut sink = FindingSink::default();
-        let mut ctx = Ctx::new(&limits, Location::file("m.gguf"), "m.gguf".into(), None, &mut sink);
+        let mut ctx = Ctx::new(
+            &limits,
+            Location::file("m.gguf"),
+            "m.gguf".into(),
+            None,
+            &mut sink,
+        );
         check(&mut ctx, "{{ lipsum.__globals__ }}", Some(1234));
         let f = &sink.findings;
-        assert!(f.iter().all(|f| f.severity == Severity::Critical && f.location.offset == Some(1234)));
-        assert!(f.iter().any(|f| f.evidence.as_deref() == Some("lipsum.__globals__")), "{f:#?}");
-        let limits = Limits { max_template_bytes: 4, ..Limits::default() };
+        assert!(
+            f.iter()
+                .all(|f| f.severity == Severity::Critical && f.location.offset == Some(1234))
+        );
+        assert!(
+            f.iter()
+                .any(|f| f.evidence.as_deref() == Some("lipsum.__globals__")),
+            "{f:#?}"
+        );
+        let limits = Limits {
+            max_template_bytes: 4,
+            ..Limits::default()
+        };
         let mut sink = FindingSink::default();
-        let mut ctx = Ctx::new(&limits, Location::file("m.gguf"), "m.gguf".into(), None, &mut sink);
+        let mut ctx = Ctx::new(
+            &limits,
+            Location::file("m.gguf"),
+            "m.gguf".into(),
+            None,
+            &mut sink,
+        );
         check(&mut ctx, "{{ messages }}", None);
         assert_eq!(sink.findings[0].rule, RuleId::LimitExceeded);
     }

@@ -35,11 +35,11 @@
 //! - GGUF specification: ggml `docs/gguf.md`.
 
 use modelgate_core::{Finding, RuleId};
-use modelgate_formats::gguf::{self, GgufError, Value};
 use modelgate_formats::ByteSource;
+use modelgate_formats::gguf::{self, GgufError, Value};
 
-use crate::rules::chat_template;
 use crate::Ctx;
+use crate::rules::chat_template;
 
 /// Validates a GGUF file and inspects its chat template.
 pub fn scan(ctx: &mut Ctx<'_>, src: &dyn ByteSource) {
@@ -86,7 +86,9 @@ fn report(ctx: &mut Ctx<'_>, e: &GgufError) {
     let mut finding = Finding::of(
         RuleId::GgufMalformed,
         ctx.at(e.offset()),
-        format!("GGUF file is malformed: {e}; reject it — out-of-bounds GGUF metadata is how loader memory-safety bugs are exploited"),
+        format!(
+            "GGUF file is malformed: {e}; reject it — out-of-bounds GGUF metadata is how loader memory-safety bugs are exploited"
+        ),
     );
     if let Some(subject) = e.subject() {
         finding = finding.with_subject(subject);
@@ -104,7 +106,13 @@ mod tests {
     fn run(bytes: &[u8]) -> Vec<Finding> {
         let limits = Limits::default();
         let mut sink = FindingSink::default();
-        let mut ctx = Ctx::new(&limits, Location::file("m.gguf"), "m.gguf".into(), None, &mut sink);
+        let mut ctx = Ctx::new(
+            &limits,
+            Location::file("m.gguf"),
+            "m.gguf".into(),
+            None,
+            &mut sink,
+        );
         scan(&mut ctx, &bytes);
         sink.findings
     }
@@ -141,10 +149,17 @@ mod tests {
 
     #[test]
     fn benign_file_with_real_template_is_clean() {
-        let template = include_str!("../../tests/fixtures/chat_templates/qwen2.5-instruct-tools.jinja");
-        let f = file(&[("general.architecture", "qwen2"), ("tokenizer.chat_template", template)]);
+        let template =
+            include_str!("../../tests/fixtures/chat_templates/qwen2.5-instruct-tools.jinja");
+        let f = file(&[
+            ("general.architecture", "qwen2"),
+            ("tokenizer.chat_template", template),
+        ]);
         let findings = run(&f);
-        assert!(findings.iter().all(|f| f.severity < Severity::Medium), "{findings:#?}");
+        assert!(
+            findings.iter().all(|f| f.severity < Severity::Medium),
+            "{findings:#?}"
+        );
     }
 
     #[test]
@@ -152,7 +167,10 @@ mod tests {
         let evil = "{{ lipsum.__globals__['os'].popen('echo harmless').read() }}";
         let f = file(&[("tokenizer.chat_template.tool_use", evil)]);
         let findings = run(&f);
-        let hit = findings.iter().find(|f| f.rule == RuleId::ChatTemplateUnsafe).unwrap();
+        let hit = findings
+            .iter()
+            .find(|f| f.rule == RuleId::ChatTemplateUnsafe)
+            .unwrap();
         assert_eq!(hit.severity, Severity::Critical);
         let offset = usize::try_from(hit.location.offset.unwrap()).unwrap();
         assert_eq!(&f[offset..offset + 2], b"{{");
@@ -185,6 +203,9 @@ mod tests {
         f.extend_from_slice(&7u32.to_le_bytes());
         let findings = run(&f);
         assert_eq!(findings[0].rule, RuleId::GgufMalformed);
-        assert_eq!(findings[0].subject.as_deref(), Some("tokenizer.chat_template"));
+        assert_eq!(
+            findings[0].subject.as_deref(),
+            Some("tokenizer.chat_template")
+        );
     }
 }

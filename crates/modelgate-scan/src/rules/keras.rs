@@ -91,16 +91,55 @@ const KERAS_PACKAGES: &[&str] = &["keras", "keras_hub", "keras_nlp", "keras_cv",
 
 /// Modules whose functions execute processes, touch files, import code or open sockets.
 const DANGEROUS_MODULES: &[&str] = &[
-    "os", "posix", "nt", "subprocess", "sys", "shutil", "socket", "importlib", "pickle", "marshal",
-    "runpy", "pty", "code", "ctypes", "webbrowser", "urllib", "requests", "http", "ftplib",
-    "telnetlib", "smtplib", "asyncio", "multiprocessing", "platform", "pathlib", "io", "codecs",
-    "tempfile", "glob", "zipfile", "tarfile",
+    "os",
+    "posix",
+    "nt",
+    "subprocess",
+    "sys",
+    "shutil",
+    "socket",
+    "importlib",
+    "pickle",
+    "marshal",
+    "runpy",
+    "pty",
+    "code",
+    "ctypes",
+    "webbrowser",
+    "urllib",
+    "requests",
+    "http",
+    "ftplib",
+    "telnetlib",
+    "smtplib",
+    "asyncio",
+    "multiprocessing",
+    "platform",
+    "pathlib",
+    "io",
+    "codecs",
+    "tempfile",
+    "glob",
+    "zipfile",
+    "tarfile",
 ];
 
 /// `builtins` functions that execute code or reach the file system.
 const DANGEROUS_BUILTINS: &[&str] = &[
-    "eval", "exec", "compile", "__import__", "open", "getattr", "setattr", "delattr", "globals",
-    "locals", "vars", "breakpoint", "input", "help",
+    "eval",
+    "exec",
+    "compile",
+    "__import__",
+    "open",
+    "getattr",
+    "setattr",
+    "delattr",
+    "globals",
+    "locals",
+    "vars",
+    "breakpoint",
+    "input",
+    "help",
 ];
 
 /// Keras functions that disable its own protections or fetch/write files.
@@ -115,9 +154,22 @@ const DANGEROUS_KERAS_FUNCTIONS: &[&str] = &[
 
 /// TensorFlow symbol prefixes a `TFOpLambda` must not name.
 const DANGEROUS_TF_OPS: &[&str] = &[
-    "io.", "gfile.", "py_function", "numpy_function", "raw_ops.ReadFile", "raw_ops.WriteFile",
-    "raw_ops.PyFunc", "raw_ops.EagerPyFunc", "compat.v1.py_func", "compat.v1.io.", "debugging.",
-    "print", "saved_model.", "summary.", "data.experimental.load", "distribute.",
+    "io.",
+    "gfile.",
+    "py_function",
+    "numpy_function",
+    "raw_ops.ReadFile",
+    "raw_ops.WriteFile",
+    "raw_ops.PyFunc",
+    "raw_ops.EagerPyFunc",
+    "compat.v1.py_func",
+    "compat.v1.io.",
+    "debugging.",
+    "print",
+    "saved_model.",
+    "summary.",
+    "data.experimental.load",
+    "distribute.",
 ];
 
 /// Scans a legacy Keras HDF5 file.
@@ -128,7 +180,9 @@ pub fn scan_hdf5(ctx: &mut Ctx<'_>, src: &dyn ByteSource) {
             let finding = Finding::of(
                 RuleId::KerasMalformed,
                 ctx.at(e.offset()),
-                format!("HDF5 root attributes cannot be read: {e}; a Keras config inside was not checked — re-export the model from a trusted source"),
+                format!(
+                    "HDF5 root attributes cannot be read: {e}; a Keras config inside was not checked — re-export the model from a trusted source"
+                ),
             );
             ctx.report(finding);
             return;
@@ -136,7 +190,9 @@ pub fn scan_hdf5(ctx: &mut Ctx<'_>, src: &dyn ByteSource) {
     };
     let mut found = false;
     for name in ["model_config", "training_config"] {
-        let Some(attr) = attrs.get(name) else { continue };
+        let Some(attr) = attrs.get(name) else {
+            continue;
+        };
         found |= name == "model_config";
         match &attr.value {
             AttrValue::Strings(strings) => {
@@ -159,21 +215,29 @@ pub fn scan_hdf5(ctx: &mut Ctx<'_>, src: &dyn ByteSource) {
     if !found && attrs.dense_storage.is_some() {
         // Dense attribute storage (fractal heap) is not decoded: search the bytes instead.
         let max_scan = ctx.limits.max_hdf5_bytes.saturating_mul(4);
-        match hdf5::find_json_object(src, br#"{"class_name""#, max_scan, ctx.limits.max_json_bytes) {
-            Some((offset, json)) => {
-                let location = ctx.at(offset);
-                check_config(ctx, &json, &location, "HDF5 dense attribute storage (fallback byte search; attributes not decoded)");
-            }
-            None => {
-                let offset = attrs.dense_storage.unwrap_or(0);
-                let finding = Finding::new(
-                    RuleId::KerasMalformed,
-                    Severity::Low,
-                    ctx.at(offset),
-                    "root attributes are in HDF5 dense storage, which is not decoded, and a fallback byte search found no Keras config; any config there was not checked",
-                );
-                ctx.report(finding);
-            }
+        let found_json = hdf5::find_json_object(
+            src,
+            br#"{"class_name""#,
+            max_scan,
+            ctx.limits.max_json_bytes,
+        );
+        if let Some((offset, json)) = found_json {
+            let location = ctx.at(offset);
+            check_config(
+                ctx,
+                &json,
+                &location,
+                "HDF5 dense attribute storage (fallback byte search; attributes not decoded)",
+            );
+        } else {
+            let offset = attrs.dense_storage.unwrap_or(0);
+            let finding = Finding::new(
+                RuleId::KerasMalformed,
+                Severity::Low,
+                ctx.at(offset),
+                "root attributes are in HDF5 dense storage, which is not decoded, and a fallback byte search found no Keras config; any config there was not checked",
+            );
+            ctx.report(finding);
         }
     }
 }
@@ -191,7 +255,10 @@ fn check_config(ctx: &mut Ctx<'_>, json: &[u8], location: &Location, what: &str)
             RuleId::LimitExceeded,
             Severity::High,
             location.clone(),
-            format!("{what} is {} bytes, over the {max}-byte JSON limit; it was not checked", json.len()),
+            format!(
+                "{what} is {} bytes, over the {max}-byte JSON limit; it was not checked",
+                json.len()
+            ),
         ));
         return;
     }
@@ -206,10 +273,20 @@ fn check_config(ctx: &mut Ctx<'_>, json: &[u8], location: &Location, what: &str)
             return;
         }
     };
-    let mut walker = Walker { hits: Vec::new(), max_depth: ctx.limits.max_json_depth, too_deep: false };
+    let mut walker = Walker {
+        hits: Vec::new(),
+        max_depth: ctx.limits.max_json_depth,
+        too_deep: false,
+    };
     walker.walk(&value, "$", 0);
     for hit in walker.hits {
-        let mut finding = Finding::new(hit.rule, hit.severity, location.clone(), format!("{what}: {}", hit.message)).with_subject(hit.subject);
+        let mut finding = Finding::new(
+            hit.rule,
+            hit.severity,
+            location.clone(),
+            format!("{what}: {}", hit.message),
+        )
+        .with_subject(hit.subject);
         if let Some(evidence) = hit.evidence {
             finding = finding.with_evidence(evidence);
         }
@@ -219,7 +296,10 @@ fn check_config(ctx: &mut Ctx<'_>, json: &[u8], location: &Location, what: &str)
         ctx.report(Finding::of(
             RuleId::KerasMalformed,
             location.clone(),
-            format!("{what} nests deeper than {} levels; the deeper parts were not checked", ctx.limits.max_json_depth),
+            format!(
+                "{what} nests deeper than {} levels; the deeper parts were not checked",
+                ctx.limits.max_json_depth
+            ),
         ));
     }
 }
@@ -243,12 +323,30 @@ fn str_at<'v>(obj: &'v serde_json::Map<String, Value>, key: &str) -> Option<&'v 
 }
 
 fn is_keras_module(module: &str) -> bool {
-    KERAS_MODULES.iter().any(|k| module == *k || module.strip_prefix(k).is_some_and(|rest| rest.starts_with('.')))
+    KERAS_MODULES.iter().any(|k| {
+        module == *k
+            || module
+                .strip_prefix(k)
+                .is_some_and(|rest| rest.starts_with('.'))
+    })
 }
 
 impl Walker {
-    fn hit(&mut self, rule: RuleId, severity: Severity, subject: String, message: String, evidence: Option<String>) {
-        self.hits.push(Hit { rule, severity, subject, message, evidence });
+    fn hit(
+        &mut self,
+        rule: RuleId,
+        severity: Severity,
+        subject: String,
+        message: String,
+        evidence: Option<String>,
+    ) {
+        self.hits.push(Hit {
+            rule,
+            severity,
+            subject,
+            message,
+            evidence,
+        });
     }
 
     fn walk(&mut self, value: &Value, path: &str, depth: u32) {
@@ -276,8 +374,15 @@ impl Walker {
         let class_name = str_at(obj, "class_name").unwrap_or_default();
         let module = str_at(obj, "module");
         let config = obj.get("config");
-        let layer_name = config.and_then(Value::as_object).and_then(|c| str_at(c, "name")).unwrap_or("");
-        let subject = if layer_name.is_empty() { path.to_owned() } else { format!("{path} ({layer_name})") };
+        let layer_name = config
+            .and_then(Value::as_object)
+            .and_then(|c| str_at(c, "name"))
+            .unwrap_or("");
+        let subject = if layer_name.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path} ({layer_name})")
+        };
 
         if class_name == "Lambda" {
             let evidence = config.and_then(Value::as_object).map(lambda_evidence);
@@ -289,7 +394,10 @@ impl Walker {
                 evidence,
             );
         } else if class_name == "__lambda__" {
-            let code = config.and_then(Value::as_object).and_then(|c| str_at(c, "code")).map(|c| c.chars().take(48).collect::<String>());
+            let code = config
+                .and_then(Value::as_object)
+                .and_then(|c| str_at(c, "code"))
+                .map(|c| c.chars().take(48).collect::<String>());
             self.hit(
                 RuleId::KerasLambdaLayer,
                 Severity::Critical,
@@ -298,7 +406,10 @@ impl Walker {
                 code,
             );
         } else if class_name == "TFOpLambda" {
-            let function = config.and_then(Value::as_object).and_then(|c| str_at(c, "function")).unwrap_or("");
+            let function = config
+                .and_then(Value::as_object)
+                .and_then(|c| str_at(c, "function"))
+                .unwrap_or("");
             if DANGEROUS_TF_OPS.iter().any(|p| function.starts_with(p)) {
                 self.hit(
                     RuleId::KerasCustomObject,
@@ -379,9 +490,18 @@ fn lambda_evidence(config: &serde_json::Map<String, Value>) -> String {
             let inner = f.get("config");
             match (str_at(f, "class_name"), inner) {
                 (Some("__lambda__"), Some(Value::Object(c))) => {
-                    format!("bytecode {}", str_at(c, "code").unwrap_or("").chars().take(48).collect::<String>())
+                    format!(
+                        "bytecode {}",
+                        str_at(c, "code")
+                            .unwrap_or("")
+                            .chars()
+                            .take(48)
+                            .collect::<String>()
+                    )
                 }
-                (_, Some(Value::String(name))) => format!("{}.{name}", str_at(f, "module").unwrap_or(module)),
+                (_, Some(Value::String(name))) => {
+                    format!("{}.{name}", str_at(f, "module").unwrap_or(module))
+                }
                 _ => "function object".to_owned(),
             }
         }
@@ -399,7 +519,13 @@ mod tests {
     fn run(json: &str) -> Vec<Finding> {
         let limits = Limits::default();
         let mut sink = FindingSink::default();
-        let mut ctx = Ctx::new(&limits, Location::file("m.keras").with_member("config.json"), "config.json".into(), None, &mut sink);
+        let mut ctx = Ctx::new(
+            &limits,
+            Location::file("m.keras").with_member("config.json"),
+            "config.json".into(),
+            None,
+            &mut sink,
+        );
         check_config_json(&mut ctx, json.as_bytes());
         sink.findings
     }
@@ -436,9 +562,21 @@ mod tests {
             "function": {"class_name": "__lambda__", "config": {"code": "4wEAAAAAAAAAAAAAAAEAAAAEAAAAQwAAAHMMAAAAdABkAYMBAQBkAFMAKQJO", "defaults": null, "closure": null}}},
            "registered_name": null}]}}"#;
         let f = run(json);
-        let lambda = f.iter().find(|f| f.rule == RuleId::KerasLambdaLayer && f.subject.as_deref().is_some_and(|s| s.contains("evil"))).unwrap();
+        let lambda = f
+            .iter()
+            .find(|f| {
+                f.rule == RuleId::KerasLambdaLayer
+                    && f.subject.as_deref().is_some_and(|s| s.contains("evil"))
+            })
+            .unwrap();
         assert_eq!(lambda.severity, Severity::Critical);
-        assert!(lambda.evidence.as_deref().unwrap().starts_with("bytecode 4wEAAAAA"));
+        assert!(
+            lambda
+                .evidence
+                .as_deref()
+                .unwrap()
+                .starts_with("bytecode 4wEAAAAA")
+        );
     }
 
     #[test]
@@ -452,13 +590,17 @@ mod tests {
 
     #[test]
     fn arbitrary_module_function_objects() {
-        let f = run(r#"{"module": "keras", "class_name": "Sequential", "config": {"layers": [{"module": "keras.layers", "class_name": "Dense",
-          "config": {"activation": {"module": "os", "class_name": "function", "config": "system", "registered_name": "system"}}}]}}"#);
+        let f = run(
+            r#"{"module": "keras", "class_name": "Sequential", "config": {"layers": [{"module": "keras.layers", "class_name": "Dense",
+          "config": {"activation": {"module": "os", "class_name": "function", "config": "system", "registered_name": "system"}}}]}}"#,
+        );
         assert_eq!(f.len(), 1, "{f:#?}");
         assert_eq!(f[0].rule, RuleId::KerasCustomObject);
         assert_eq!(f[0].severity, Severity::Critical);
         assert_eq!(f[0].subject.as_deref(), Some("os.system"));
-        let f = run(r#"{"module": "keras.config", "class_name": "function", "config": "enable_unsafe_deserialization"}"#);
+        let f = run(
+            r#"{"module": "keras.config", "class_name": "function", "config": "enable_unsafe_deserialization"}"#,
+        );
         assert_eq!(f[0].severity, Severity::Critical);
         let f = run(r#"{"module": "builtins", "class_name": "function", "config": "exec"}"#);
         assert_eq!(f[0].severity, Severity::Critical);
@@ -466,16 +608,22 @@ mod tests {
 
     #[test]
     fn custom_modules_and_registered_names_are_high() {
-        let f = run(r#"{"module": "my_layers.attention", "class_name": "FancyAttention", "config": {}, "registered_name": "MyLayers>FancyAttention"}"#);
+        let f = run(
+            r#"{"module": "my_layers.attention", "class_name": "FancyAttention", "config": {}, "registered_name": "MyLayers>FancyAttention"}"#,
+        );
         assert_eq!(f.len(), 1, "{f:#?}");
         assert_eq!(f[0].severity, Severity::High);
-        let f = run(r#"{"module": "keras.layers", "class_name": "Dense", "config": {}, "registered_name": "Custom>Dense"}"#);
+        let f = run(
+            r#"{"module": "keras.layers", "class_name": "Dense", "config": {}, "registered_name": "Custom>Dense"}"#,
+        );
         assert_eq!(f[0].subject.as_deref(), Some("Custom>Dense"));
     }
 
     #[test]
     fn hidden_lambda_in_compile_config_and_tf_ops() {
-        let f = run(r#"{"class_name": "Sequential", "config": {"layers": []}, "compile_config": {"loss": {"class_name": "__lambda__", "config": {"code": "AAAA"}}}}"#);
+        let f = run(
+            r#"{"class_name": "Sequential", "config": {"layers": []}, "compile_config": {"loss": {"class_name": "__lambda__", "config": {"code": "AAAA"}}}}"#,
+        );
         assert_eq!(f[0].rule, RuleId::KerasLambdaLayer);
         let f = run(r#"{"class_name": "TFOpLambda", "config": {"function": "io.write_file"}}"#);
         assert_eq!(f[0].rule, RuleId::KerasCustomObject);
@@ -483,9 +631,15 @@ mod tests {
 
     #[test]
     fn malformed_and_deep() {
-        assert_eq!(run("{\"class_name\": ").first().map(|f| f.rule), Some(RuleId::KerasMalformed));
+        assert_eq!(
+            run("{\"class_name\": ").first().map(|f| f.rule),
+            Some(RuleId::KerasMalformed)
+        );
         let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
-        assert_eq!(run(&deep).first().map(|f| f.rule), Some(RuleId::KerasMalformed));
+        assert_eq!(
+            run(&deep).first().map(|f| f.rule),
+            Some(RuleId::KerasMalformed)
+        );
     }
 
     /// A minimal v0 HDF5 file with a fixed-length `model_config` attribute (built by hand; see
@@ -527,7 +681,13 @@ mod tests {
         let h5 = h5_with_model_config(json);
         let limits = Limits::default();
         let mut sink = FindingSink::default();
-        let mut ctx = Ctx::new(&limits, Location::file("m.h5"), "m.h5".into(), None, &mut sink);
+        let mut ctx = Ctx::new(
+            &limits,
+            Location::file("m.h5"),
+            "m.h5".into(),
+            None,
+            &mut sink,
+        );
         scan_hdf5(&mut ctx, &h5.as_slice());
         let f = &sink.findings;
         assert_eq!(f.len(), 1, "{f:#?}");
@@ -537,7 +697,13 @@ mod tests {
 
         let benign = h5_with_model_config(BENIGN_LEGACY.as_bytes());
         let mut sink = FindingSink::default();
-        let mut ctx = Ctx::new(&limits, Location::file("m.h5"), "m.h5".into(), None, &mut sink);
+        let mut ctx = Ctx::new(
+            &limits,
+            Location::file("m.h5"),
+            "m.h5".into(),
+            None,
+            &mut sink,
+        );
         scan_hdf5(&mut ctx, &benign.as_slice());
         assert!(sink.findings.is_empty(), "{:#?}", sink.findings);
     }
@@ -546,7 +712,13 @@ mod tests {
     fn broken_hdf5_is_malformed_medium() {
         let limits = Limits::default();
         let mut sink = FindingSink::default();
-        let mut ctx = Ctx::new(&limits, Location::file("m.h5"), "m.h5".into(), None, &mut sink);
+        let mut ctx = Ctx::new(
+            &limits,
+            Location::file("m.h5"),
+            "m.h5".into(),
+            None,
+            &mut sink,
+        );
         scan_hdf5(&mut ctx, &b"\x89HDF\r\n\x1a\n\x07".as_slice());
         assert_eq!(sink.findings[0].rule, RuleId::KerasMalformed);
         assert_eq!(sink.findings[0].severity, Severity::Medium);

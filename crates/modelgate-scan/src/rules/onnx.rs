@@ -66,22 +66,48 @@
 use std::collections::HashSet;
 
 use modelgate_core::{Finding, RuleId, Severity};
-use modelgate_formats::onnx::{self, ExternalTensor, OnnxError, OnnxModel};
 use modelgate_formats::ByteSource;
+use modelgate_formats::onnx::{self, ExternalTensor, OnnxError, OnnxModel};
 
 use crate::Ctx;
 
 /// Domains of the ONNX standard operator sets.
-const STANDARD_DOMAINS: &[&str] = &["", "ai.onnx", "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training"];
+const STANDARD_DOMAINS: &[&str] = &[
+    "",
+    "ai.onnx",
+    "ai.onnx.ml",
+    "ai.onnx.training",
+    "ai.onnx.preview.training",
+];
 
 /// onnxruntime's built-in contrib operators (no extra library needed).
 const ORT_CONTRIB: &str = "com.microsoft";
 
 /// Path fragments that make an escaping location critical.
 const SENSITIVE: &[&str] = &[
-    "/etc/", "/proc/", "/sys/", "/dev/", "/root/", "/home/", "/var/run/", "/run/secrets", "/boot/",
-    ".ssh", ".aws", ".azure", ".kube", ".docker", ".gnupg", ".netrc", ".git-credentials",
-    ".bash_history", "id_rsa", "id_ed25519", "\\windows\\", "system32", "/users/",
+    "/etc/",
+    "/proc/",
+    "/sys/",
+    "/dev/",
+    "/root/",
+    "/home/",
+    "/var/run/",
+    "/run/secrets",
+    "/boot/",
+    ".ssh",
+    ".aws",
+    ".azure",
+    ".kube",
+    ".docker",
+    ".gnupg",
+    ".netrc",
+    ".git-credentials",
+    ".bash_history",
+    "id_rsa",
+    "id_ed25519",
+    "\\windows\\",
+    "system32",
+    "/users/",
 ];
 
 /// Scans an ONNX model.
@@ -98,27 +124,42 @@ pub fn scan(ctx: &mut Ctx<'_>, src: &dyn ByteSource) {
 }
 
 fn report_malformed(ctx: &mut Ctx<'_>, e: &OnnxError) {
-    let rule = if matches!(e, OnnxError::TooMany { .. }) { RuleId::LimitExceeded } else { RuleId::OnnxMalformed };
+    let rule = if matches!(e, OnnxError::TooMany { .. }) {
+        RuleId::LimitExceeded
+    } else {
+        RuleId::OnnxMalformed
+    };
     let finding = Finding::of(
         rule,
         ctx.at(e.offset()),
-        format!("ONNX protobuf cannot be fully walked: {e}; do not load the file, re-export it from a trusted source"),
+        format!(
+            "ONNX protobuf cannot be fully walked: {e}; do not load the file, re-export it from a trusted source"
+        ),
     );
     ctx.report(finding);
 }
 
 fn check_domains(ctx: &mut Ctx<'_>, model: &OnnxModel) {
-    let local: HashSet<(&str, &str)> = model.functions.iter().map(|f| (f.domain.as_str(), f.name.as_str())).collect();
+    let local: HashSet<(&str, &str)> = model
+        .functions
+        .iter()
+        .map(|f| (f.domain.as_str(), f.name.as_str()))
+        .collect();
     let mut used = HashSet::new();
     for kind in &model.op_kinds {
         used.insert(kind.domain.as_str());
-        if STANDARD_DOMAINS.contains(&kind.domain.as_str()) || local.contains(&(kind.domain.as_str(), kind.op_type.as_str())) {
+        if STANDARD_DOMAINS.contains(&kind.domain.as_str())
+            || local.contains(&(kind.domain.as_str(), kind.op_type.as_str()))
+        {
             continue;
         }
         let (severity, why) = if kind.domain == ORT_CONTRIB {
             (Severity::Low, "an onnxruntime built-in contrib operator")
         } else {
-            (RuleId::OnnxCustomDomain.default_severity(), "a custom operator that only runs if a native custom-op library is registered; verify that library's source")
+            (
+                RuleId::OnnxCustomDomain.default_severity(),
+                "a custom operator that only runs if a native custom-op library is registered; verify that library's source",
+            )
         };
         let finding = Finding::new(
             RuleId::OnnxCustomDomain,
@@ -134,10 +175,17 @@ fn check_domains(ctx: &mut Ctx<'_>, model: &OnnxModel) {
     }
     for opset in &model.opset_imports {
         let domain = opset.domain.as_str();
-        if STANDARD_DOMAINS.contains(&domain) || used.contains(domain) || model.functions.iter().any(|f| f.domain == domain) {
+        if STANDARD_DOMAINS.contains(&domain)
+            || used.contains(domain)
+            || model.functions.iter().any(|f| f.domain == domain)
+        {
             continue;
         }
-        let severity = if domain == ORT_CONTRIB { Severity::Low } else { RuleId::OnnxCustomDomain.default_severity() };
+        let severity = if domain == ORT_CONTRIB {
+            Severity::Low
+        } else {
+            RuleId::OnnxCustomDomain.default_severity()
+        };
         let finding = Finding::new(
             RuleId::OnnxCustomDomain,
             severity,
@@ -174,7 +222,11 @@ fn escape_reason(location: &str) -> Option<&'static str> {
 }
 
 fn check_external(ctx: &mut Ctx<'_>, tensor: &ExternalTensor) {
-    let name = if tensor.name.is_empty() { "<unnamed>" } else { tensor.name.as_str() };
+    let name = if tensor.name.is_empty() {
+        "<unnamed>"
+    } else {
+        tensor.name.as_str()
+    };
     let Some(location) = tensor.get("location") else {
         let finding = Finding::of(
             RuleId::OnnxMalformed,
@@ -187,8 +239,14 @@ fn check_external(ctx: &mut Ctx<'_>, tensor: &ExternalTensor) {
     };
     if let Some(reason) = escape_reason(location) {
         let lower = location.to_ascii_lowercase().replace('\\', "/");
-        let sensitive = SENSITIVE.iter().any(|s| lower.contains(&s.replace('\\', "/")));
-        let severity = if sensitive { Severity::Critical } else { Severity::High };
+        let sensitive = SENSITIVE
+            .iter()
+            .any(|s| lower.contains(&s.replace('\\', "/")));
+        let severity = if sensitive {
+            Severity::Critical
+        } else {
+            Severity::High
+        };
         let finding = Finding::new(
             RuleId::OnnxExternalDataEscape,
             severity,
@@ -227,7 +285,13 @@ mod tests {
     fn run(bytes: &[u8]) -> Vec<Finding> {
         let limits = Limits::default();
         let mut sink = FindingSink::default();
-        let mut ctx = Ctx::new(&limits, Location::file("m.onnx"), "m.onnx".into(), None, &mut sink);
+        let mut ctx = Ctx::new(
+            &limits,
+            Location::file("m.onnx"),
+            "m.onnx".into(),
+            None,
+            &mut sink,
+        );
         scan(&mut ctx, &bytes);
         sink.findings
     }
@@ -261,7 +325,16 @@ mod tests {
     }
     fn external(name: &str, location: &str, offset: &str) -> Vec<u8> {
         let entry = |k: &str, v: &str| len(13, &[s(1, k), s(2, v)].concat());
-        len(5, &[s(8, name), entry("location", location), entry("offset", offset), int(14, 1)].concat())
+        len(
+            5,
+            &[
+                s(8, name),
+                entry("location", location),
+                entry("offset", offset),
+                int(14, 1),
+            ]
+            .concat(),
+        )
     }
     fn model(graph: &[Vec<u8>], opsets: &[&str]) -> Vec<u8> {
         let mut m = int(1, 9);
@@ -274,7 +347,14 @@ mod tests {
 
     #[test]
     fn benign_model_is_clean() {
-        let m = model(&[node("Conv", ""), node("LinearClassifier", "ai.onnx.ml"), external("w", "model.onnx.data", "4096")], &["", "ai.onnx.ml"]);
+        let m = model(
+            &[
+                node("Conv", ""),
+                node("LinearClassifier", "ai.onnx.ml"),
+                external("w", "model.onnx.data", "4096"),
+            ],
+            &["", "ai.onnx.ml"],
+        );
         assert!(run(&m).is_empty(), "{:#?}", run(&m));
     }
 
@@ -309,10 +389,22 @@ mod tests {
     fn custom_domains() {
         let body = len(7, &[s(4, "Erf"), s(7, "")].concat());
         let function = len(25, &[s(1, "MyGelu"), s(10, "local.fn"), body].concat());
-        let mut m = model(&[node("Decrypt", "com.evil"), node("Decrypt", "com.evil"), node("FusedGemm", "com.microsoft"), node("MyGelu", "local.fn")], &["", "com.evil", "org.unused"]);
+        let mut m = model(
+            &[
+                node("Decrypt", "com.evil"),
+                node("Decrypt", "com.evil"),
+                node("FusedGemm", "com.microsoft"),
+                node("MyGelu", "local.fn"),
+            ],
+            &["", "com.evil", "org.unused"],
+        );
         m.extend(function);
         let f = run(&m);
-        let by_subject = |s: &str| f.iter().find(|x| x.subject.as_deref() == Some(s)).map(|x| x.severity);
+        let by_subject = |s: &str| {
+            f.iter()
+                .find(|x| x.subject.as_deref() == Some(s))
+                .map(|x| x.severity)
+        };
         assert_eq!(by_subject("com.evil::Decrypt"), Some(Severity::Medium));
         assert_eq!(by_subject("com.microsoft::FusedGemm"), Some(Severity::Low));
         assert_eq!(by_subject("org.unused"), Some(Severity::Medium));

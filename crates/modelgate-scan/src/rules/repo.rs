@@ -78,7 +78,11 @@ const AUTO_MAP_FILES: &[&str] = &[
 ];
 
 /// Repository JSON files that may carry `chat_template`.
-const TEMPLATE_FILES: &[&str] = &["tokenizer_config.json", "chat_template.json", "processor_config.json"];
+const TEMPLATE_FILES: &[&str] = &[
+    "tokenizer_config.json",
+    "chat_template.json",
+    "processor_config.json",
+];
 
 /// Scans repository JSON (`config.json` `auto_map`, `tokenizer_config.json` `chat_template`).
 pub fn scan_json(ctx: &mut Ctx<'_>, src: &dyn ByteSource) {
@@ -90,13 +94,23 @@ pub fn scan_json(ctx: &mut Ctx<'_>, src: &dyn ByteSource) {
     }
     let max = ctx.limits.max_json_bytes;
     if src.len() > max {
-        ctx.limit_exceeded(None, format!("`{name}` is {} bytes, over the {max}-byte JSON limit", src.len()));
+        ctx.limit_exceeded(
+            None,
+            format!(
+                "`{name}` is {} bytes, over the {max}-byte JSON limit",
+                src.len()
+            ),
+        );
         return;
     }
     let bytes = match src.read_vec(0, src.len(), max) {
         Ok(b) => b,
         Err(e) => {
-            ctx.report(Finding::of(RuleId::RepositoryJsonMalformed, ctx.location().clone(), format!("`{name}` cannot be read: {e}")));
+            ctx.report(Finding::of(
+                RuleId::RepositoryJsonMalformed,
+                ctx.location().clone(),
+                format!("`{name}` cannot be read: {e}"),
+            ));
             return;
         }
     };
@@ -104,7 +118,10 @@ pub fn scan_json(ctx: &mut Ctx<'_>, src: &dyn ByteSource) {
     let value: Value = match serde_json::from_str(&text) {
         Ok(v) => v,
         Err(e) => {
-            let location = ctx.location().clone().with_line_column(clamp(e.line()), clamp(e.column()));
+            let location = ctx
+                .location()
+                .clone()
+                .with_line_column(clamp(e.line()), clamp(e.column()));
             ctx.report(Finding::of(
                 RuleId::RepositoryJsonMalformed,
                 location,
@@ -160,14 +177,23 @@ pub fn scan_json(ctx: &mut Ctx<'_>, src: &dyn ByteSource) {
                 ctx.report(Finding::of(
                     RuleId::RepositoryJsonMalformed,
                     location,
-                    format!("`{name}`: chat_template is {kind}, not a string or a list of templates"),
+                    format!(
+                        "`{name}`: chat_template is {kind}, not a string or a list of templates"
+                    ),
                 ));
             }
         }
     }
 }
 
-fn report_auto_map(ctx: &mut Ctx<'_>, file: &str, class: &str, target: &Value, line: u32, column: u32) {
+fn report_auto_map(
+    ctx: &mut Ctx<'_>,
+    file: &str,
+    class: &str,
+    target: &Value,
+    line: u32,
+    column: u32,
+) {
     // Values are "module.Class", ["module.Slow", "module.Fast"] (tokenizers), or
     // "owner/repo--module.Class" (code from another repository).
     let targets: Vec<&str> = match target {
@@ -185,9 +211,13 @@ fn report_auto_map(ctx: &mut Ctx<'_>, file: &str, class: &str, target: &Value, l
                 "`{file}` maps `{class}` to repository code `{t}`, imported with trust_remote_code=True; review that file and pin the revision"
             ),
         };
-        let finding = Finding::of(RuleId::RemoteCodeAutoMap, ctx.location().clone().with_line_column(line, column), message)
-            .with_subject(format!("{class}={t}"))
-            .with_evidence(t);
+        let finding = Finding::of(
+            RuleId::RemoteCodeAutoMap,
+            ctx.location().clone().with_line_column(line, column),
+            message,
+        )
+        .with_subject(format!("{class}={t}"))
+        .with_evidence(t);
         ctx.report(finding);
     }
 }
@@ -258,16 +288,29 @@ pub fn scan_python(ctx: &mut Ctx<'_>, src: &dyn ByteSource) {
                 }
                 count += 1;
                 if first.is_none() {
-                    first = Some((i + 1, code.get(..at).map_or(0, |b| b.chars().count()) + 1, pattern, line.trim()));
+                    first = Some((
+                        i + 1,
+                        code.get(..at).map_or(0, |b| b.chars().count()) + 1,
+                        pattern,
+                        line.trim(),
+                    ));
                 }
                 break;
             }
         }
     }
-    let truncated = if src.len() > max { " (only the first part was read)" } else { "" };
+    let truncated = if src.len() > max {
+        " (only the first part was read)"
+    } else {
+        ""
+    };
     let finding = match first {
         Some((line, column, pattern, excerpt)) => {
-            let more = if count > 1 { format!(" and {} more such use(s)", count - 1) } else { String::new() };
+            let more = if count > 1 {
+                format!(" and {} more such use(s)", count - 1)
+            } else {
+                String::new()
+            };
             Finding::new(
                 RuleId::PythonSourceFile,
                 Severity::High,
@@ -283,7 +326,9 @@ pub fn scan_python(ctx: &mut Ctx<'_>, src: &dyn ByteSource) {
         None => Finding::of(
             RuleId::PythonSourceFile,
             ctx.location().clone(),
-            format!("the repository ships Python source `{name}`{truncated}, which loaders may import (trust_remote_code); review it and pin the revision"),
+            format!(
+                "the repository ships Python source `{name}`{truncated}, which loaders may import (trust_remote_code); review it and pin the revision"
+            ),
         ),
     };
     ctx.report(finding);
@@ -299,7 +344,13 @@ mod tests {
     fn run(name: &str, body: &str, python: bool) -> Vec<Finding> {
         let limits = Limits::default();
         let mut sink = FindingSink::default();
-        let mut ctx = Ctx::new(&limits, Location::file(format!("repo/{name}")), name.into(), None, &mut sink);
+        let mut ctx = Ctx::new(
+            &limits,
+            Location::file(format!("repo/{name}")),
+            name.into(),
+            None,
+            &mut sink,
+        );
         let bytes = body.as_bytes();
         if python {
             scan_python(&mut ctx, &bytes);
@@ -320,22 +371,44 @@ mod tests {
 }"#;
         let f = run("config.json", cfg, false);
         assert_eq!(f.len(), 2);
-        assert!(f.iter().all(|f| f.rule == RuleId::RemoteCodeAutoMap && f.severity == Severity::High));
-        assert_eq!(f[0].subject.as_deref(), Some("AutoConfig=configuration_x.XConfig"));
+        assert!(
+            f.iter()
+                .all(|f| f.rule == RuleId::RemoteCodeAutoMap && f.severity == Severity::High)
+        );
+        assert_eq!(
+            f[0].subject.as_deref(),
+            Some("AutoConfig=configuration_x.XConfig")
+        );
         assert!(f[1].message.contains("another repository (`other/repo`)"));
-        assert_eq!((f[0].location.line, f[0].location.column), (Some(3), Some(3)));
+        assert_eq!(
+            (f[0].location.line, f[0].location.column),
+            (Some(3), Some(3))
+        );
         let tok = r#"{"auto_map": {"AutoTokenizer": ["tokenization_x.XTokenizer", null]}}"#;
         assert_eq!(run("tokenizer_config.json", tok, false).len(), 1);
-        let pipes = r#"{"custom_pipelines": {"my-task": {"impl": "pipeline_x.P", "pt": ["AutoModel"]}}}"#;
-        assert_eq!(run("config.json", pipes, false)[0].subject.as_deref(), Some("custom_pipelines.my-task=pipeline_x.P"));
+        let pipes =
+            r#"{"custom_pipelines": {"my-task": {"impl": "pipeline_x.P", "pt": ["AutoModel"]}}}"#;
+        assert_eq!(
+            run("config.json", pipes, false)[0].subject.as_deref(),
+            Some("custom_pipelines.my-task=pipeline_x.P")
+        );
     }
 
     #[test]
     fn benign_configs_and_other_json_are_clean() {
-        let template = include_str!("../../tests/fixtures/chat_templates/llama-3.1-8b-instruct-tools.jinja");
-        let tok = serde_json::json!({"bos_token": "<|begin_of_text|>", "chat_template": template}).to_string();
+        let template =
+            include_str!("../../tests/fixtures/chat_templates/llama-3.1-8b-instruct-tools.jinja");
+        let tok = serde_json::json!({"bos_token": "<|begin_of_text|>", "chat_template": template})
+            .to_string();
         assert!(run("tokenizer_config.json", &tok, false).is_empty());
-        assert!(run("config.json", r#"{"model_type": "llama", "hidden_size": 4096}"#, false).is_empty());
+        assert!(
+            run(
+                "config.json",
+                r#"{"model_type": "llama", "hidden_size": 4096}"#,
+                false
+            )
+            .is_empty()
+        );
         assert!(run("whatever.json", "{not json", false).is_empty());
     }
 
@@ -345,11 +418,18 @@ mod tests {
         let tok = serde_json::json!({"chat_template": [{"name": "default", "template": "{{ messages }}"}, {"name": "tool_use", "template": evil}]}).to_string();
         let f = run("tokenizer_config.json", &tok, false);
         assert!(!f.is_empty());
-        assert!(f.iter().any(|f| f.rule == RuleId::ChatTemplateUnsafe), "{f:#?}");
+        assert!(
+            f.iter().any(|f| f.rule == RuleId::ChatTemplateUnsafe),
+            "{f:#?}"
+        );
         assert!(f.iter().all(|f| f.message.contains("`tool_use`")), "{f:#?}");
         assert_eq!(f[0].location.line, Some(1));
         let single = serde_json::json!({"chat_template": evil}).to_string();
-        assert!(run("chat_template.json", &single, false).iter().any(|f| f.severity == Severity::Critical));
+        assert!(
+            run("chat_template.json", &single, false)
+                .iter()
+                .any(|f| f.severity == Severity::Critical)
+        );
     }
 
     #[test]
@@ -363,15 +443,27 @@ mod tests {
 
     #[test]
     fn python_files() {
-        let f = run("modeling_x.py", "import torch\n\nclass M(torch.nn.Module):\n    def f(self):\n        self.eval()\n        return torch.compile(self)\n", true);
+        let f = run(
+            "modeling_x.py",
+            "import torch\n\nclass M(torch.nn.Module):\n    def f(self):\n        self.eval()\n        return torch.compile(self)\n",
+            true,
+        );
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].severity, Severity::Medium);
-        let f = run("modeling_x.py", "import torch\n# os.system('x') in a comment\nimport os\nos.system('echo harmless')\nexec(code)\n", true);
+        let f = run(
+            "modeling_x.py",
+            "import torch\n# os.system('x') in a comment\nimport os\nos.system('echo harmless')\nexec(code)\n",
+            true,
+        );
         assert_eq!(f[0].severity, Severity::High);
         assert_eq!(f[0].location.line, Some(4));
         assert_eq!(f[0].subject.as_deref(), Some("os.system"));
         assert!(f[0].message.contains("1 more"));
-        let f = run("x.py", "import base64\nexec(base64.b64decode(PAYLOAD))\n", true);
+        let f = run(
+            "x.py",
+            "import base64\nexec(base64.b64decode(PAYLOAD))\n",
+            true,
+        );
         assert_eq!(f[0].severity, Severity::High);
         assert_eq!(f[0].location.line, Some(2));
     }

@@ -29,8 +29,8 @@
 //! - Trail of Bits, "safetensors security audit" (2023): header parsing and polyglot findings.
 
 use modelgate_core::{Finding, RuleId};
-use modelgate_formats::safetensors::{self, SafetensorsError};
 use modelgate_formats::ByteSource;
+use modelgate_formats::safetensors::{self, SafetensorsError};
 
 use crate::Ctx;
 
@@ -51,15 +51,15 @@ fn report(ctx: &mut Ctx<'_>, e: &SafetensorsError) {
         SafetensorsError::DataLength { .. } => {
             "; bytes outside every tensor can hide a payload no tensor loader reads"
         }
-        SafetensorsError::Json { .. } => {
-            "; parsers may disagree on what this header means"
-        }
+        SafetensorsError::Json { .. } => "; parsers may disagree on what this header means",
         _ => "",
     };
     let mut finding = Finding::of(
         RuleId::SafetensorsMalformed,
         ctx.at(e.offset()),
-        format!("safetensors header is malformed: {e}{what}; reject the file or re-export it from a trusted source"),
+        format!(
+            "safetensors header is malformed: {e}{what}; reject the file or re-export it from a trusted source"
+        ),
     );
     if let Some(tensor) = e.tensor() {
         finding = finding.with_subject(tensor);
@@ -77,7 +77,13 @@ mod tests {
     fn run(bytes: &[u8]) -> Vec<Finding> {
         let limits = Limits::default();
         let mut sink = FindingSink::default();
-        let mut ctx = Ctx::new(&limits, Location::file("m.safetensors"), "m.safetensors".into(), None, &mut sink);
+        let mut ctx = Ctx::new(
+            &limits,
+            Location::file("m.safetensors"),
+            "m.safetensors".into(),
+            None,
+            &mut sink,
+        );
         scan(&mut ctx, &bytes);
         sink.findings
     }
