@@ -287,7 +287,13 @@ pub(crate) fn check_at(ctx: &mut Ctx<'_>, template: &str, location: &Location, n
                 hit.detail
             ),
         };
-        let mut finding = Finding::of(rule, location.clone(), message).with_subject(hit.subject);
+        // For binary containers (GGUF) the template's bytes are in the file as-is: point at the
+        // offending expression itself.
+        let mut at = location.clone();
+        if let (Some(base), Some(start)) = (at.offset, hit.start) {
+            at.offset = Some(base.saturating_add(start));
+        }
+        let mut finding = Finding::of(rule, at, message).with_subject(hit.subject);
         if let Some(evidence) = hit.evidence {
             finding = finding.with_evidence(evidence);
         }
@@ -298,6 +304,8 @@ pub(crate) fn check_at(ctx: &mut Ctx<'_>, template: &str, location: &Location, n
 /// One thing the analysis found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Hit {
+    /// Byte offset of the offending expression within the template.
+    pub(crate) start: Option<u64>,
     pub(crate) rule: RuleId,
     pub(crate) subject: String,
     pub(crate) detail: String,
@@ -318,6 +326,7 @@ pub(crate) fn analyze(template: &str) -> Vec<Hit> {
                 .map(|l| format!(" at line {l}"))
                 .unwrap_or_default();
             return vec![Hit {
+                start: None,
                 rule: RuleId::ChatTemplateMalformed,
                 subject: "syntax".to_owned(),
                 detail: format!(
@@ -350,6 +359,7 @@ pub(crate) fn analyze(template: &str) -> Vec<Hit> {
     }
     if walker.too_deep {
         walker.hits.push(Hit {
+            start: None,
             rule: RuleId::ChatTemplateMalformed,
             subject: "nesting".to_owned(),
             detail: format!(
@@ -412,6 +422,7 @@ fn too_complex(source: &str) -> Option<Hit> {
                 in_tag += 1;
                 if in_tag > MAX_TOKENS_PER_TAG {
                     return Some(Hit {
+                        start: None,
                         rule: RuleId::ChatTemplateMalformed,
                         subject: "complexity".to_owned(),
                         detail: format!("a single tag has more than {MAX_TOKENS_PER_TAG} tokens"),
@@ -443,6 +454,7 @@ impl<'s> Walker<'s> {
             .get(span.start_offset as usize..span.end_offset as usize)
             .unwrap_or_default();
         self.hits.push(Hit {
+            start: Some(u64::from(span.start_offset)),
             rule,
             subject: subject.to_owned(),
             detail: format!(
@@ -1104,9 +1116,10 @@ mod tests {
         );
         check(&mut ctx, "{{ lipsum.__globals__ }}", Some(1234));
         let f = &sink.findings;
+        assert!(f.iter().all(|f| f.severity == Severity::Critical));
         assert!(
-            f.iter()
-                .all(|f| f.severity == Severity::Critical && f.location.offset == Some(1234))
+            f.iter().any(|f| f.location.offset == Some(1234 + 3)),
+            "{f:#?}"
         );
         assert!(
             f.iter()
