@@ -60,6 +60,9 @@ pub struct Limits {
     pub max_template_bytes: u64,
     /// Largest protobuf message (ONNX) parsed field-by-field; tensor payloads are skipped.
     pub max_protobuf_depth: u32,
+    /// Most ONNX items kept from one model: distinct operator kinds, opset imports, local
+    /// functions, external-data tensors and metadata entries together.
+    pub max_onnx_items: u64,
     /// Largest HDF5 attribute or header structure read.
     pub max_hdf5_bytes: u64,
     /// Most findings kept per file (further findings are counted, not stored).
@@ -100,6 +103,7 @@ impl Default for Limits {
             max_gguf_array_len: 50_000_000,
             max_template_bytes: 1024 * 1024,
             max_protobuf_depth: 64,
+            max_onnx_items: 1_000_000,
             max_hdf5_bytes: 64 * MIB,
             max_findings_per_file: 1_000,
             max_files: 1_000_000,
