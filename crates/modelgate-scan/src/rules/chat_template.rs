@@ -959,6 +959,7 @@ mod tests {
         fixture!("llama-3.2-3b-instruct-tools.jinja"),
         fixture!("mistral-nemo-instruct-2407-tools.jinja"),
         fixture!("mixtral-8x7b-instruct-v0.1.jinja"),
+        fixture!("mistral-small-3.1-24b-instruct-2503.jinja"),
         fixture!("qwen2.5-instruct-tools.jinja"),
         fixture!("gemma-2-it.jinja"),
         fixture!("gemma-3-it.jinja"),
