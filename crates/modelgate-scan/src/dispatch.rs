@@ -94,6 +94,33 @@ pub(crate) fn scan_as(ctx: &mut Ctx<'_>, format: FileFormat, src: &dyn ByteSourc
         FileFormat::Hdf5 => rules::keras::scan_hdf5(ctx, src),
         FileFormat::Json => rules::repo::scan_json(ctx, src),
         FileFormat::Python => rules::repo::scan_python(ctx, src),
+        FileFormat::Text if is_template_file(ctx.name()) => scan_template_file(ctx, src),
         FileFormat::Text | FileFormat::Unknown => {}
+    }
+}
+
+/// Standalone chat templates: newer `transformers` saves `chat_template.jinja` and
+/// `additional_chat_templates/*.jinja` next to the tokenizer instead of inside its JSON.
+fn is_template_file(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with(".jinja") || lower.ends_with(".j2") || lower.starts_with("chat_template")
+}
+
+fn scan_template_file(ctx: &mut Ctx<'_>, src: &dyn ByteSource) {
+    let cap = ctx.limits.max_template_bytes;
+    if src.len() > cap {
+        ctx.limit_exceeded(None, format!("template larger than {cap} bytes"));
+        return;
+    }
+    match src.read_vec(0, src.len(), cap) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            rules::chat_template::check(ctx, &text, None);
+        }
+        Err(e) => ctx.report(Finding::of(
+            RuleId::ChatTemplateMalformed,
+            ctx.location().clone(),
+            format!("template cannot be read: {e}"),
+        )),
     }
 }

@@ -17,18 +17,30 @@ fn corpus_dir() -> PathBuf {
 fn corpus_detections_and_false_positives() {
     let dir = corpus_dir();
     let expectations: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("expectations.json")).expect("tests/corpus/expectations.json"),
+        &std::fs::read_to_string(dir.join("expectations.json"))
+            .expect("tests/corpus/expectations.json"),
     )
     .expect("valid expectations.json");
     let entries = expectations["files"].as_array().expect("files array");
-    assert!(entries.len() > 50, "the corpus should hold well over 50 files");
+    assert!(
+        entries.len() > 50,
+        "the corpus should hold well over 50 files"
+    );
 
     let report = scan_paths(&[dir.clone()], &ScanOptions::default());
-    assert!(report.errors.is_empty(), "scan errors: {:#?}", report.errors);
+    assert!(
+        report.errors.is_empty(),
+        "scan errors: {:#?}",
+        report.errors
+    );
     let prefix = format!("{}/", dir.to_string_lossy());
     let mut by_file: BTreeMap<String, Vec<&Finding>> = BTreeMap::new();
     for finding in &report.findings {
-        let rel = finding.location.path.strip_prefix(&prefix).unwrap_or(&finding.location.path);
+        let rel = finding
+            .location
+            .path
+            .strip_prefix(&prefix)
+            .unwrap_or(&finding.location.path);
         by_file.entry(rel.to_owned()).or_default().push(finding);
     }
 
@@ -39,7 +51,10 @@ fn corpus_detections_and_false_positives() {
     for entry in entries {
         let path = entry["path"].as_str().expect("path");
         let found: Vec<&Finding> = by_file.get(path).cloned().unwrap_or_default();
-        let high: Vec<&&Finding> = found.iter().filter(|f| f.severity >= Severity::High).collect();
+        let high: Vec<&&Finding> = found
+            .iter()
+            .filter(|f| f.severity >= Severity::High)
+            .collect();
         match entry["kind"].as_str() {
             Some("malicious") => {
                 malicious += 1;
