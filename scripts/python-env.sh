@@ -92,7 +92,9 @@ for set in "${SETS[@]}"; do
         echo "python-env.sh: '$set' already installed from $(basename "$req")" >&2
         continue
     fi
-    echo "python-env.sh: installing '$set' from $(basename "$req") (torch is large: this takes a while)" >&2
+    note=""
+    [[ "$set" == corpus ]] && note=" (torch with its CUDA wheels is several GB: this takes a while)"
+    echo "python-env.sh: installing '$set' from $(basename "$req")$note" >&2
     "$VENV/bin/python" -m pip install --quiet -r "$req"
     echo "$want" >"$stamp"
 done
