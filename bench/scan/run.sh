@@ -8,6 +8,7 @@
 #   TOOLS=modelgate bench/scan/run.sh      # re-run only modelgate; keeps the peers' last results
 #   SKIP_BIG=1 bench/scan/run.sh           # corpus only
 #   TOOLS=none SKIP_BIG=1 bench/scan/run.sh # re-render the report from bench/out/results.json
+#   REPEAT=5 bench/scan/run.sh             # best of 5 timed runs per tool (default 3)
 #
 # Needs: Python 3.11 (scripts/python-env.sh builds .venv), cargo, GNU time (installed with
 # apt-get if missing and running as root). Not part of CI: it installs torch and writes 2 GB.
@@ -43,4 +44,4 @@ fi
 
 "$ROOT/.venv/bin/python" "$ROOT/bench/scan/bench.py" \
     --root "$ROOT" --out "$OUT" --modelgate "$MODELGATE" --tools "$TOOLS" \
-    --doc "$ROOT/docs/benchmarks/scan.md" --big "${BIG[@]}"
+    --doc "$ROOT/docs/benchmarks/scan.md" --repeat "${REPEAT:-3}" --big "${BIG[@]}"

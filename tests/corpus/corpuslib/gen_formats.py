@@ -208,7 +208,6 @@ def gguf_fixtures(c: Corpus) -> None:
 
 def _onnx_mlp(external_location: str | None = None, custom_domain: bool = False):
     import numpy as np
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(3)

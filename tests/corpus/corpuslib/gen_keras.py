@@ -11,7 +11,6 @@ import tempfile
 import zipfile
 
 from .registry import Corpus
-from .zips import DOS_DATE  # noqa: F401  (documents where the pinned time comes from)
 
 FIXED_DATE = "2024-01-01@00:00:00"
 

@@ -202,8 +202,15 @@ def malicious(c: Corpus) -> None:
     members = [Member(m.name, m.data) for m in base]
     members.append(Member("archive/data.pkl", evil_pkl))
     c.malicious(f"{D}/duplicate_data_pkl.pt", build_zip(members),
-                "two archive/data.pkl members: benign first, payload second (loaders read the "
-                "last central entry)", ["MG201"])
+                "two archive/data.pkl members: benign first, payload second (Python's zipfile "
+                "reads the last, torch 2.x the first: scanner and loader can disagree)",
+                ["MG201"])
+    members = [Member(m.name, evil_pkl if m.name == "archive/data.pkl" else m.data)
+               for m in base]
+    members.append(Member("archive/data.pkl", benign_pkl))
+    c.malicious(f"{D}/duplicate_data_pkl_payload_first.pt", build_zip(members),
+                "two archive/data.pkl members: payload first (what torch.load reads), benign "
+                "second (what Python's zipfile reads)", ["MG201"])
 
     def replace_data_pkl(**overrides) -> bytes:
         ms = []
