@@ -532,7 +532,9 @@ def main() -> int:
             for t, r in old.get("corpus_results", {}).items():
                 if t not in tools and t in TOOLS:
                     doc["corpus_results"][t] = r
-            doc["big_results"] = [r for r in old.get("big_results", []) if r["tool"] not in tools]
+            # Big-file rows are replaced only when big files are measured in this run.
+            doc["big_results"] = [r for r in old.get("big_results", [])
+                                  if not args.big or r["tool"] not in [*tools, "sha256sum"]]
             if not tools:
                 doc["date"] = old.get("date", doc["date"])  # re-rendering only
         except (ValueError, KeyError):
@@ -563,10 +565,6 @@ def main() -> int:
         for tool in [*tools, "sha256sum"]:
             if tool == "modelgate" and not args.modelgate.exists():
                 continue
-            if tool == "sha256sum" and any(r["tool"] == "sha256sum" and r["file"] == big.name
-                                           for r in doc["big_results"]):
-                doc["big_results"] = [r for r in doc["big_results"]
-                                      if not (r["tool"] == "sha256sum" and r["file"] == big.name)]
             print(f"bench: {tool} on {big.name}", file=sys.stderr)
             runs = [run_big(tool, big, out, venv_bin, args.modelgate)
                     for _ in range(max(1, args.repeat))]

@@ -13,6 +13,9 @@ import zipfile
 from .registry import Corpus
 
 FIXED_DATE = "2024-01-01@00:00:00"
+LAMBDA_SOURCE = (
+    'lambda t, armed=False: __import__("os").system("echo modelgate-corpus") if armed else t'
+)
 
 
 def _keras():
@@ -30,9 +33,10 @@ def dense_model(with_lambda: bool = False):
     if with_lambda:
         # The payload sits in a branch the default argument never takes, so building the model
         # here does not run it; loading the model with safe_mode=False deserializes the bytecode.
-        x = keras.layers.Lambda(
-            lambda t, armed=False: __import__("os").system("echo modelgate-corpus") if armed else t,
-            name="lambda_payload")(x)
+        # Compiled from a string with a fixed file name so the marshalled bytecode does not
+        # depend on where the generator is checked out.
+        fn = eval(compile(LAMBDA_SOURCE, "<modelgate-corpus>", "eval"))  # noqa: S307
+        x = keras.layers.Lambda(fn, name="lambda_payload")(x)
     outputs = keras.layers.Dense(2, name="logits")(x)
     return keras.Model(inputs, outputs, name="modelgate_corpus")
 
