@@ -49,7 +49,7 @@ pub fn detect_format(prefix: &[u8], total_len: u64, name: &str) -> FileFormat {
     if looks_like_zlib(prefix) {
         return FileFormat::Zlib;
     }
-    if ext == "lzma" && prefix.len() >= 13 && prefix[0] < 225 {
+    if looks_like_lzma_alone(prefix) {
         return FileFormat::Lzma;
     }
     if onnx::sniff(prefix) {
@@ -61,7 +61,44 @@ pub fn detect_format(prefix: &[u8], total_len: u64, name: &str) -> FileFormat {
     if ext == "tar" && is_old_tar_header(prefix) {
         return FileFormat::Tar;
     }
-    text_format(prefix, ext)
+    match text_format(prefix, ext) {
+        // Nothing in the content says what it is, but the name promises a binary format: parse it
+        // as that format so that a corrupted or truncated file is reported by its parser instead
+        // of passing as an unknown blob (fail closed).
+        FileFormat::Unknown | FileFormat::Text => promised_binary_format(name)
+            .unwrap_or_else(|| text_format(prefix, ext)),
+        found => found,
+    }
+}
+
+fn promised_binary_format(name: &str) -> Option<FileFormat> {
+    let first = *expected_formats_for_extension(name)?.first()?;
+    (!matches!(
+        first,
+        FileFormat::Text | FileFormat::Json | FileFormat::Python | FileFormat::Unknown
+    ))
+    .then_some(first)
+}
+
+/// The legacy `.lzma` ("LZMA alone") header joblib writes: properties byte `lc + lp*9 + pb*45`
+/// (0x5D for the defaults), a 32-bit dictionary size of the form 2^n or 2^n + 2^(n-1), and an
+/// uncompressed size that is either unknown (all ones) or below 2^48.
+fn looks_like_lzma_alone(prefix: &[u8]) -> bool {
+    let Some(header) = prefix.get(..13) else {
+        return false;
+    };
+    let props = header[0];
+    let mut dict = [0u8; 4];
+    dict.copy_from_slice(&header[1..5]);
+    let dict = u32::from_le_bytes(dict);
+    let dict_ok = dict >= 4096 && {
+        let top = 31 - dict.leading_zeros();
+        dict == 1 << top || (top > 0 && dict == (1 << top) | (1 << (top - 1)))
+    };
+    let mut size = [0u8; 8];
+    size.copy_from_slice(&header[5..13]);
+    let size = u64::from_le_bytes(size);
+    props == 0x5d && dict_ok && (size == u64::MAX || size < 1 << 48)
 }
 
 fn text_format(prefix: &[u8], ext: &str) -> FileFormat {
