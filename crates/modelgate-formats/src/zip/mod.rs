@@ -481,9 +481,8 @@ impl ZipArchive {
             if entry.method == 0 && entry.compressed_size != entry.uncompressed_size {
                 self.issue(at, Some(i), IssueKind::StoredSizeMismatch);
             }
-            let ratio_floor = 1024 * 1024;
             if entry.method != 0
-                && entry.uncompressed_size > ratio_floor
+                && entry.uncompressed_size > limits.compression_ratio_floor
                 && entry.uncompressed_size / entry.compressed_size.max(1)
                     > limits.max_compression_ratio
             {
