@@ -253,6 +253,8 @@ fn torch_members() -> Vec<Member> {
         // Raw tensor bytes that happen to look like a broken .npy: never scanned.
         stored("archive/data/0", &bad_npy()),
         stored("archive/.data/serialization_id", b"1234567890"),
+        stored("archive/constants/0", &bad_npy()),
+        stored("archive/constants.pkl", b"\x80\x02)."),
         stored("archive/version", b"3\n"),
     ]
 }
@@ -378,7 +380,7 @@ fn header_mismatch_encryption_method_and_paths() {
 fn unreadable_zip_is_malformed() {
     let mut bytes = zip(&torch_members());
     let cd = bytes.len() - 22;
-    bytes[cd + 16] ^= 0x40; // central directory offset now points elsewhere
+    bytes[cd + 18] ^= 0x01; // central directory offset now points 64 KiB past the end
     let findings = run(&bytes, "model.pt");
     assert_eq!(rules(&findings), [RuleId::ArchiveMalformed]);
 }

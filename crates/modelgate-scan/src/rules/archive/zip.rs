@@ -47,14 +47,19 @@ impl Layout {
         }
     }
 
-    /// PyTorch never unpickles the raw tensor storages (`<folder>/data/<key>`) or its
-    /// `.data/` bookkeeping; their random bytes can look like a pickle header by chance.
+    /// PyTorch never unpickles the raw tensor storages (`<folder>/data/<key>`, and TorchScript's
+    /// `<folder>/constants/<key>`) or its `.data/` bookkeeping; their random bytes can look like
+    /// a pickle header by chance.
     fn is_raw_storage(&self, entry: &Entry) -> bool {
         self.torch_folder.as_ref().is_some_and(|folder| {
             let name = normalise(&entry.name);
             name.strip_prefix(folder.as_str())
                 .and_then(|rest| rest.strip_prefix('/'))
-                .is_some_and(|rest| rest.starts_with("data/") || rest.starts_with(".data/"))
+                .is_some_and(|rest| {
+                    ["data/", ".data/", "constants/"]
+                        .iter()
+                        .any(|dir| rest.starts_with(dir))
+                })
         })
     }
 }
