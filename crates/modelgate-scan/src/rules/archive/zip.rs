@@ -47,7 +47,7 @@ impl Layout {
         }
     }
 
-    /// PyTorch never unpickles the raw tensor storages (`<folder>/data/<key>`, and the TorchScript
+    /// PyTorch never unpickles the raw tensor storages (`<folder>/data/<key>`, and `TorchScript`'s
     /// `<folder>/constants/<key>`) or its `.data/` bookkeeping; their random bytes can look like
     /// a pickle header by chance.
     fn is_raw_storage(&self, entry: &Entry) -> bool {
