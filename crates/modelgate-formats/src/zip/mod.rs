@@ -65,8 +65,10 @@ pub const SUPPORTED_METHODS: [u16; 5] = [0, 8, 12, 14, 93];
 #[derive(Debug, thiserror::Error)]
 pub enum ZipError {
     /// No end-of-central-directory signature in the last 64 KiB + 22 bytes.
-    #[error("no end-of-central-directory record in the last {searched} bytes")]
+    #[error("no end-of-central-directory record in the {searched} bytes from offset {offset}")]
     NoEndRecord {
+        /// Where the searched tail starts.
+        offset: u64,
         /// How many trailing bytes were searched.
         searched: u64,
     },
@@ -95,8 +97,9 @@ impl ZipError {
     /// The byte offset the error refers to.
     pub fn offset(&self) -> u64 {
         match self {
-            ZipError::NoEndRecord { .. } => 0,
-            ZipError::BadEndRecord { offset, .. } | ZipError::Read { offset, .. } => *offset,
+            ZipError::NoEndRecord { offset, .. }
+            | ZipError::BadEndRecord { offset, .. }
+            | ZipError::Read { offset, .. } => *offset,
         }
     }
 }
