@@ -448,6 +448,32 @@ fn archives_written_by_cpython_parse_cleanly() {
 }
 
 #[test]
+fn unlisted_bytes_and_hidden_members() {
+    let mut hidden = Member::stored("archive/hidden.pkl", b"\x80\x02N.");
+    hidden.unlisted = true;
+    let members = vec![
+        Member::stored("archive/data.pkl", b"x"),
+        hidden,
+        Member::stored("archive/version", b"3"),
+    ];
+    let zip = parse(&ZipWriter::new(members).build());
+    assert!(
+        matches!(
+            kinds(&zip)[..],
+            [IssueKind::UnlistedData {
+                hidden_header: true,
+                ..
+            }]
+        ),
+        "{:?}",
+        kinds(&zip)
+    );
+    assert_eq!(zip.issues[0].entry, Some(0));
+    // Data descriptors after a member's data are expected, not unlisted.
+    assert_eq!(kinds(&parse(CPYTHON_B)), vec![]);
+}
+
+#[test]
 fn zstd_and_bzip2_members_expand() {
     let data = b"zstd member payload ".repeat(50);
     let mut zst = Member::stored("z.bin", &data);

@@ -254,6 +254,29 @@ fn report_issues(ctx: &mut Ctx<'_>, zip: &ZipArchive, polyglot: bool) {
                     path.describe()
                 ),
             ),
+            IssueKind::UnlistedData { len, hidden_header } => {
+                if *hidden_header {
+                    Finding::of(
+                        RuleId::ArchiveMalformed,
+                        at,
+                        format!(
+                            "{len} bytes after member `{name}` hold a local header that the central \
+                             directory does not list: a member hidden from zipfile and torch.load but \
+                             read by streaming tools; reject the archive"
+                        ),
+                    )
+                } else {
+                    Finding::new(
+                        RuleId::ArchiveMalformed,
+                        Severity::Medium,
+                        at,
+                        format!(
+                            "{len} bytes after member `{name}` belong to no listed member; inspect \
+                             what they hold"
+                        ),
+                    )
+                }
+            }
             IssueKind::Symlink => Finding::new(
                 RuleId::ArchiveMemberPath,
                 Severity::Medium,
