@@ -494,3 +494,18 @@ fn zstd_and_bzip2_members_expand() {
         assert_eq!(read_member(&bytes, e), data, "{}", e.name);
     }
 }
+
+#[test]
+fn zero_filled_deflated_arrays_are_not_bombs() {
+    // np.savez_compressed of an 8 MiB zero array deflates at ~1000:1: harmless at this size.
+    let zeros = vec![0u8; 8 << 20];
+    let mut member = Member::deflated("zeros.npy", &zeros);
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut enc, &zeros).unwrap();
+    member.data = enc.finish().unwrap();
+    assert!(zeros.len() / member.data.len() > 1000);
+    let bytes = ZipWriter::new(vec![member]).build();
+    let zip = parse(&bytes);
+    assert_eq!(kinds(&zip), vec![]);
+    assert_eq!(read_member(&bytes, &zip.entries[0]).len(), zeros.len());
+}
