@@ -680,7 +680,12 @@ impl ZipArchive {
             .map(|e| e.local_header_offset)
             .min()
             .unwrap_or(self.central_directory_offset);
-        if first_local > 0 {
+        // A single-segment archive may start with a 4-byte spanning marker (APPNOTE 8.5.4).
+        let spanning_marker = first_local == 4
+            && src
+                .read_vec(0, 4, 4)
+                .is_ok_and(|m| m == b"PK\x07\x08" || m == b"PK00");
+        if first_local > 0 && !spanning_marker {
             self.issue(0, None, IssueKind::PrependedData { len: first_local });
         }
         for (offset, index, kind) in found {

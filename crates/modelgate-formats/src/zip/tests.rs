@@ -267,6 +267,16 @@ fn prepended_data_with_and_without_adjusted_offsets() {
 }
 
 #[test]
+fn spanning_marker_is_not_prepended_data() {
+    let writer = ZipWriter {
+        prefix: b"PK\x07\x08".to_vec(),
+        absolute_offsets: true,
+        ..ZipWriter::new(torch_like())
+    };
+    assert_eq!(kinds(&parse(&writer.build())), vec![]);
+}
+
+#[test]
 fn entry_count_mismatch() {
     let writer = ZipWriter {
         declared_entries: Some(5),
