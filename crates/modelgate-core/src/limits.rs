@@ -34,8 +34,13 @@ pub struct Limits {
     pub max_archive_members: usize,
     /// Most bytes any one decompressed stream or archive member may expand to.
     pub max_decompressed_bytes: u64,
-    /// Largest compression ratio accepted (expanded / compressed) once past 1 MiB expanded.
+    /// Largest compression ratio accepted (expanded / compressed) once past
+    /// `compression_ratio_floor` expanded bytes.
     pub max_compression_ratio: u64,
+    /// Expanded bytes below which the compression ratio is not checked. Deflate cannot exceed
+    /// about 1032:1, so a zero-filled array saved with `np.savez_compressed` or joblib reaches
+    /// the ratio limit by itself; below this size such streams are harmless and not reported.
+    pub compression_ratio_floor: u64,
     /// Most bytes of one decompressed stream or deflated archive member held in memory for
     /// scanning; a larger stream is reported as `MG002` (its first bytes are still scanned).
     pub max_in_memory_bytes: u64,
@@ -92,6 +97,7 @@ impl Default for Limits {
             max_archive_members: 200_000,
             max_decompressed_bytes: 8 * GIB,
             max_compression_ratio: 1_000,
+            compression_ratio_floor: 64 * MIB,
             max_in_memory_bytes: GIB,
             max_archive_metadata_bytes: 256 * MIB,
             max_nesting_depth: 6,

@@ -4,8 +4,9 @@
 //!
 //! Every expansion is bounded twice: by bytes out (the smaller of
 //! [`Limits::max_decompressed_bytes`] and [`Limits::max_in_memory_bytes`]) and by the ratio of
-//! bytes out to bytes in ([`Limits::max_compression_ratio`], once past 1 MiB out). Decoding stops
-//! as soon as either bound is crossed; a size declared by the stream is never used to allocate.
+//! bytes out to bytes in ([`Limits::max_compression_ratio`], once past
+//! [`Limits::compression_ratio_floor`] bytes out). Decoding stops as soon as either bound is
+//! crossed; a size declared by the stream is never used to allocate.
 //! What was recovered before a stop is returned with the reason, so the caller can still scan it.
 //!
 //! ```
@@ -147,13 +148,13 @@ pub struct Caps {
 }
 
 impl Caps {
-    /// The caps from `limits`, with the ratio checked past 1 MiB.
+    /// The caps from `limits`.
     pub fn from_limits(limits: &Limits) -> Self {
         Caps {
             max_expanded: limits.max_decompressed_bytes,
             max_in_memory: limits.max_in_memory_bytes,
             max_ratio: limits.max_compression_ratio,
-            ratio_floor: 1024 * 1024,
+            ratio_floor: limits.compression_ratio_floor,
         }
     }
 }
@@ -558,7 +559,11 @@ mod tests {
     fn bombs_stop_at_the_ratio_or_size_cap() {
         let zeros = vec![0u8; 16 * 1024 * 1024];
         let gz = gzip(&zeros);
-        let out = decompress(Codec::Gzip, &gz.as_slice(), &caps());
+        let ratio = Caps {
+            ratio_floor: 1 << 20,
+            ..caps()
+        };
+        let out = decompress(Codec::Gzip, &gz.as_slice(), &ratio);
         assert!(
             matches!(out.stop, Some(Stop::Ratio { .. })),
             "{:?}",

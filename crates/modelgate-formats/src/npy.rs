@@ -299,16 +299,18 @@ fn interpret(dict: &Literal, at: u64) -> Result<(Descr, bool, Vec<u64>), NpyErro
     let Literal::Bool(fortran) = fortran else {
         return Err(header_error(at, "`fortran_order` is not a bool"));
     };
-    let shape = dims(shape)
+    let shape = dims(shape, false)
         .ok_or_else(|| header_error(at, "`shape` is not a tuple of non-negative integers"))?;
     let descr = parse_descr(descr, 0).map_err(|reason| header_error(at, reason))?;
     Ok((descr, *fortran, shape))
 }
 
-fn dims(value: &Literal) -> Option<Vec<u64>> {
+/// A shape: a tuple of non-negative ints, as `numpy.load` requires of `shape`. Sub-array
+/// shapes in a structured dtype may also be a bare int (`allow_int`), as `numpy.dtype` accepts.
+fn dims(value: &Literal, allow_int: bool) -> Option<Vec<u64>> {
     let items = match value {
-        Literal::Tuple(items) | Literal::List(items) => items,
-        Literal::Int(_) => return dims(&Literal::Tuple(vec![value.clone()])),
+        Literal::Tuple(items) => items,
+        Literal::Int(n) if allow_int => return u64::try_from(*n).ok().map(|n| vec![n]),
         _ => return None,
     };
     items
@@ -357,7 +359,7 @@ fn parse_field(value: &Literal, depth: u32) -> Result<Field, String> {
     )?;
     let shape = match parts.get(2) {
         None => Vec::new(),
-        Some(s) => dims(s).ok_or("a field's sub-array shape is invalid")?,
+        Some(s) => dims(s, true).ok_or("a field's sub-array shape is invalid")?,
     };
     if parts.len() > 3 {
         return Err("a structured field has more than three parts".to_owned());
@@ -670,6 +672,8 @@ mod tests {
             "{'descr': '<q9', 'fortran_order': False, 'shape': (1,)}",
             "{'descr': '<f4', 'fortran_order': 0, 'shape': (1,)}",
             "{'descr': '<f4', 'fortran_order': False, 'shape': (-1,)}",
+            "{'descr': '<f4', 'fortran_order': False, 'shape': 3}",
+            "{'descr': '<f4', 'fortran_order': False, 'shape': [3]}",
             "{'descr': '<f4', 'fortran_order': False, 'shape': (1,)",
             "{'descr': __import__('os').system('x'), 'fortran_order': False, 'shape': (1,)}",
             "{'descr': '<f4', 'fortran_order': False, 'shape': (1,)} trailing",

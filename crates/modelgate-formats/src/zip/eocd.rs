@@ -226,7 +226,10 @@ pub(super) fn locate(src: &dyn ByteSource) -> Result<Layout, ZipError> {
             None => {
                 return Err(match last_error {
                     Some((offset, reason)) => ZipError::BadEndRecord { offset, reason },
-                    None => ZipError::NoEndRecord { searched: tail_len },
+                    None => ZipError::NoEndRecord {
+                        offset: tail_start,
+                        searched: tail_len,
+                    },
                 });
             }
         },

@@ -65,8 +65,10 @@ pub const SUPPORTED_METHODS: [u16; 5] = [0, 8, 12, 14, 93];
 #[derive(Debug, thiserror::Error)]
 pub enum ZipError {
     /// No end-of-central-directory signature in the last 64 KiB + 22 bytes.
-    #[error("no end-of-central-directory record in the last {searched} bytes")]
+    #[error("no end-of-central-directory record in the {searched} bytes from offset {offset}")]
     NoEndRecord {
+        /// Where the searched tail starts.
+        offset: u64,
         /// How many trailing bytes were searched.
         searched: u64,
     },
@@ -95,8 +97,9 @@ impl ZipError {
     /// The byte offset the error refers to.
     pub fn offset(&self) -> u64 {
         match self {
-            ZipError::NoEndRecord { .. } => 0,
-            ZipError::BadEndRecord { offset, .. } | ZipError::Read { offset, .. } => *offset,
+            ZipError::NoEndRecord { offset, .. }
+            | ZipError::BadEndRecord { offset, .. }
+            | ZipError::Read { offset, .. } => *offset,
         }
     }
 }
@@ -293,6 +296,14 @@ pub enum IssueKind {
     Path(PathIssue),
     /// The member is a Unix symbolic link.
     Symlink,
+    /// `len` bytes after this member's data are listed by no entry (beyond a data descriptor).
+    UnlistedData {
+        /// Length of the gap.
+        len: u64,
+        /// The gap holds a local header signature: a member hidden from central-directory
+        /// readers but seen by streaming ones.
+        hidden_header: bool,
+    },
 }
 
 /// A parsed zip archive: its entries and everything suspicious about it.
@@ -481,9 +492,8 @@ impl ZipArchive {
             if entry.method == 0 && entry.compressed_size != entry.uncompressed_size {
                 self.issue(at, Some(i), IssueKind::StoredSizeMismatch);
             }
-            let ratio_floor = 1024 * 1024;
             if entry.method != 0
-                && entry.uncompressed_size > ratio_floor
+                && entry.uncompressed_size > limits.compression_ratio_floor
                 && entry.uncompressed_size / entry.compressed_size.max(1)
                     > limits.max_compression_ratio
             {
@@ -498,7 +508,7 @@ impl ZipArchive {
             }
             self.check_local_header(src, i);
         }
-        self.check_ranges(src.len());
+        self.check_ranges(src);
     }
 
     fn check_local_header(&mut self, src: &dyn ByteSource, i: usize) {
@@ -621,7 +631,8 @@ impl ZipArchive {
     }
 
     /// Member data past the central directory or the end, and members sharing bytes.
-    fn check_ranges(&mut self, total: u64) {
+    fn check_ranges(&mut self, src: &dyn ByteSource) {
+        let total = src.len();
         let mut ranges: Vec<(u64, u64, usize)> = Vec::new();
         let mut found = Vec::new();
         for e in &self.entries {
@@ -641,15 +652,26 @@ impl ZipArchive {
             ranges.push((e.local_header_offset, end, e.index));
         }
         ranges.sort_unstable();
+        let all_located = ranges.len() == self.entries.len();
+        // (end of the furthest-reaching member so far, its index)
         let mut furthest: Option<(u64, usize)> = None;
-        for (start, end, index) in ranges {
+        for &(start, end, index) in &ranges {
             if let Some((far_end, owner)) = furthest {
                 if start < far_end {
                     found.push((start, index, IssueKind::OverlappingData { other: owner }));
+                } else if all_located {
+                    if let Some(gap) = self.gap(src, far_end, start, owner) {
+                        found.push((far_end, owner, gap));
+                    }
                 }
             }
             if furthest.is_none_or(|(far_end, _)| end > far_end) {
                 furthest = Some((end, index));
+            }
+        }
+        if let (Some((far_end, owner)), true) = (furthest, all_located) {
+            if let Some(gap) = self.gap(src, far_end, self.central_directory_offset, owner) {
+                found.push((far_end, owner, gap));
             }
         }
         let first_local = self
@@ -658,14 +680,43 @@ impl ZipArchive {
             .map(|e| e.local_header_offset)
             .min()
             .unwrap_or(self.central_directory_offset);
-        if first_local > 0 {
+        // A single-segment archive may start with a 4-byte spanning marker (APPNOTE 8.5.4).
+        let spanning_marker = first_local == 4
+            && src
+                .read_vec(0, 4, 4)
+                .is_ok_and(|m| m == b"PK\x07\x08" || m == b"PK00");
+        if first_local > 0 && !spanning_marker {
             self.issue(0, None, IssueKind::PrependedData { len: first_local });
         }
         for (offset, index, kind) in found {
             self.issue(offset, Some(index), kind);
         }
     }
+
+    /// Bytes between the end of member `before`'s data and `next` that no entry lists, beyond
+    /// the data descriptor `before` may carry.
+    fn gap(&self, src: &dyn ByteSource, from: u64, next: u64, before: usize) -> Option<IssueKind> {
+        let descriptor = self
+            .entries
+            .get(before)
+            .is_some_and(|e| e.flags & FLAG_DATA_DESCRIPTOR != 0);
+        let slack = if descriptor { MAX_DESCRIPTOR_LEN } else { 0 };
+        let len = next.checked_sub(from)?;
+        if len <= slack {
+            return None;
+        }
+        let probe = len.min(GAP_PROBE);
+        let hidden_header = src
+            .read_vec(from, probe, GAP_PROBE)
+            .is_ok_and(|bytes| bytes.windows(4).any(|w| w == LOCAL_SIG));
+        Some(IssueKind::UnlistedData { len, hidden_header })
+    }
 }
+
+/// Longest data descriptor: signature, CRC, two 8-byte ZIP64 sizes.
+const MAX_DESCRIPTOR_LEN: u64 = 24;
+/// How much of an unlisted gap is searched for a hidden local header.
+const GAP_PROBE: u64 = 64 * 1024;
 
 /// Parses the central entry at `cd[at..]`; returns it, its length, and a ZIP64 problem if any.
 fn parse_central_entry(

@@ -20,6 +20,8 @@ pub struct Member {
     pub point_at: Option<usize>,
     /// Compressed size written in the central entry instead of the real one.
     pub central_compressed: Option<u32>,
+    /// Written as a local header and data only, left out of the central directory.
+    pub unlisted: bool,
 }
 
 impl Member {
@@ -37,6 +39,7 @@ impl Member {
             local_method: None,
             point_at: None,
             central_compressed: None,
+            unlisted: false,
         }
     }
 
@@ -120,6 +123,9 @@ impl ZipWriter {
         }
         let cd_start = out.len() as u64;
         for (i, m) in self.members.iter().enumerate() {
+            if m.unlisted {
+                continue;
+            }
             let lho = offsets[m.point_at.unwrap_or(i)];
             out.extend_from_slice(b"PK\x01\x02");
             u16le(&mut out, m.made_by);
@@ -157,7 +163,7 @@ impl ZipWriter {
         }
         let cd_size = out.len() as u64 - cd_start;
         let cd_offset = cd_start - base;
-        let count = self.members.len() as u64;
+        let count = self.members.iter().filter(|m| !m.unlisted).count() as u64;
         let declared = self.declared_entries.map_or(count, u64::from);
         if self.zip64 {
             let rec = out.len() as u64 - base;

@@ -267,6 +267,16 @@ fn prepended_data_with_and_without_adjusted_offsets() {
 }
 
 #[test]
+fn spanning_marker_is_not_prepended_data() {
+    let writer = ZipWriter {
+        prefix: b"PK\x07\x08".to_vec(),
+        absolute_offsets: true,
+        ..ZipWriter::new(torch_like())
+    };
+    assert_eq!(kinds(&parse(&writer.build())), vec![]);
+}
+
+#[test]
 fn entry_count_mismatch() {
     let writer = ZipWriter {
         declared_entries: Some(5),
@@ -448,6 +458,32 @@ fn archives_written_by_cpython_parse_cleanly() {
 }
 
 #[test]
+fn unlisted_bytes_and_hidden_members() {
+    let mut hidden = Member::stored("archive/hidden.pkl", b"\x80\x02N.");
+    hidden.unlisted = true;
+    let members = vec![
+        Member::stored("archive/data.pkl", b"x"),
+        hidden,
+        Member::stored("archive/version", b"3"),
+    ];
+    let zip = parse(&ZipWriter::new(members).build());
+    assert!(
+        matches!(
+            kinds(&zip)[..],
+            [IssueKind::UnlistedData {
+                hidden_header: true,
+                ..
+            }]
+        ),
+        "{:?}",
+        kinds(&zip)
+    );
+    assert_eq!(zip.issues[0].entry, Some(0));
+    // Data descriptors after a member's data are expected, not unlisted.
+    assert_eq!(kinds(&parse(CPYTHON_B)), vec![]);
+}
+
+#[test]
 fn zstd_and_bzip2_members_expand() {
     let data = b"zstd member payload ".repeat(50);
     let mut zst = Member::stored("z.bin", &data);
@@ -467,4 +503,19 @@ fn zstd_and_bzip2_members_expand() {
     for e in &zip.entries {
         assert_eq!(read_member(&bytes, e), data, "{}", e.name);
     }
+}
+
+#[test]
+fn zero_filled_deflated_arrays_are_not_bombs() {
+    // np.savez_compressed of an 8 MiB zero array deflates at ~1000:1: harmless at this size.
+    let zeros = vec![0u8; 8 << 20];
+    let mut member = Member::deflated("zeros.npy", &zeros);
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut enc, &zeros).unwrap();
+    member.data = enc.finish().unwrap();
+    assert!(zeros.len() / member.data.len() > 1000);
+    let bytes = ZipWriter::new(vec![member]).build();
+    let zip = parse(&bytes);
+    assert_eq!(kinds(&zip), vec![]);
+    assert_eq!(read_member(&bytes, &zip.entries[0]).len(), zeros.len());
 }

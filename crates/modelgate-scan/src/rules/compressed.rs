@@ -17,7 +17,8 @@
 //! ## archive-bomb (MG204), stream case
 //!
 //! **What it does**: flags a stream expanding past `max_decompressed_bytes`, or at a ratio above
-//! `max_compression_ratio` once past 1 MiB. Expansion stops there; the prefix is scanned.
+//! `max_compression_ratio` once past `compression_ratio_floor` (64 MiB). Expansion stops there;
+//! the prefix is scanned.
 //!
 //! **Why is this bad**: expanding it exhausts the loader's (or scanner's) memory.
 //!

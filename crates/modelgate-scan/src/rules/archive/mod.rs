@@ -71,7 +71,8 @@
 //!
 //! **What it does**: flags structural problems: competing end records, bad ZIP64 records, a
 //! shifted central directory or data before the first member, entry count mismatches,
-//! truncated central entries, missing local headers, member data past the central directory
+//! truncated central entries, missing local headers, unlisted bytes or hidden local headers
+//! between members, member data past the central directory
 //! or the end, corrupt member streams; tar checksum, number, truncation and pax errors, data
 //! after the end marker, sized special entries, legacy torch members that cannot be delimited.
 //!

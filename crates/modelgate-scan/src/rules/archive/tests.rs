@@ -135,6 +135,8 @@ pub(crate) struct Member {
     pub(crate) flags: u16,
     pub(crate) method: Option<u16>,
     pub(crate) local_name: Option<String>,
+    /// Written locally, left out of the central directory.
+    pub(crate) unlisted: bool,
 }
 
 pub(crate) fn stored(name: &str, data: &[u8]) -> Member {
@@ -145,6 +147,7 @@ pub(crate) fn stored(name: &str, data: &[u8]) -> Member {
         flags: 0,
         method: None,
         local_name: None,
+        unlisted: false,
     }
 }
 
@@ -184,6 +187,9 @@ pub(crate) fn zip_with_prefix(prefix: &[u8], members: &[Member]) -> Vec<u8> {
         fixed(&mut out, local_name.len());
         out.extend_from_slice(local_name.as_bytes());
         out.extend_from_slice(&body);
+        if m.unlisted {
+            continue;
+        }
         central.extend_from_slice(b"PK\x01\x02\x14\x00\x14\x00");
         fixed(&mut central, m.name.len());
         central.extend_from_slice(&[0; 10]);
@@ -193,7 +199,7 @@ pub(crate) fn zip_with_prefix(prefix: &[u8], members: &[Member]) -> Vec<u8> {
     let cd_offset = (out.len() - base) as u32;
     out.extend_from_slice(&central);
     out.extend_from_slice(b"PK\x05\x06\0\0\0\0");
-    let n = members.len() as u16;
+    let n = members.iter().filter(|m| !m.unlisted).count() as u16;
     out.extend_from_slice(&n.to_le_bytes());
     out.extend_from_slice(&n.to_le_bytes());
     out.extend_from_slice(&(central.len() as u32).to_le_bytes());
@@ -253,6 +259,8 @@ fn torch_members() -> Vec<Member> {
         // Raw tensor bytes that happen to look like a broken .npy: never scanned.
         stored("archive/data/0", &bad_npy()),
         stored("archive/.data/serialization_id", b"1234567890"),
+        stored("archive/constants/0", &bad_npy()),
+        stored("archive/constants.pkl", b"\x80\x02)."),
         stored("archive/version", b"3\n"),
     ]
 }
@@ -375,10 +383,22 @@ fn header_mismatch_encryption_method_and_paths() {
 }
 
 #[test]
+fn hidden_members_are_reported() {
+    let mut hidden = stored("archive/evil.pkl", b"\x80\x02N.");
+    hidden.unlisted = true;
+    let mut members = torch_members();
+    members.insert(1, hidden);
+    let findings = run(&zip(&members), "model.pt");
+    assert_eq!(rules(&findings), [RuleId::ArchiveMalformed], "{findings:?}");
+    assert_eq!(findings[0].severity, Severity::High);
+    assert_eq!(findings[0].subject.as_deref(), Some("archive/data.pkl"));
+}
+
+#[test]
 fn unreadable_zip_is_malformed() {
     let mut bytes = zip(&torch_members());
     let cd = bytes.len() - 22;
-    bytes[cd + 16] ^= 0x40; // central directory offset now points elsewhere
+    bytes[cd + 18] ^= 0x01; // central directory offset now points 64 KiB past the end
     let findings = run(&bytes, "model.pt");
     assert_eq!(rules(&findings), [RuleId::ArchiveMalformed]);
 }

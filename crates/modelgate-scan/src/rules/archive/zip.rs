@@ -47,14 +47,19 @@ impl Layout {
         }
     }
 
-    /// PyTorch never unpickles the raw tensor storages (`<folder>/data/<key>`) or its
-    /// `.data/` bookkeeping; their random bytes can look like a pickle header by chance.
+    /// PyTorch never unpickles the raw tensor storages (`<folder>/data/<key>`, and `TorchScript`'s
+    /// `<folder>/constants/<key>`) or its `.data/` bookkeeping; their random bytes can look like
+    /// a pickle header by chance.
     fn is_raw_storage(&self, entry: &Entry) -> bool {
         self.torch_folder.as_ref().is_some_and(|folder| {
             let name = normalise(&entry.name);
             name.strip_prefix(folder.as_str())
                 .and_then(|rest| rest.strip_prefix('/'))
-                .is_some_and(|rest| rest.starts_with("data/") || rest.starts_with(".data/"))
+                .is_some_and(|rest| {
+                    ["data/", ".data/", "constants/"]
+                        .iter()
+                        .any(|dir| rest.starts_with(dir))
+                })
         })
     }
 }
@@ -249,6 +254,29 @@ fn report_issues(ctx: &mut Ctx<'_>, zip: &ZipArchive, polyglot: bool) {
                     path.describe()
                 ),
             ),
+            IssueKind::UnlistedData { len, hidden_header } => {
+                if *hidden_header {
+                    Finding::of(
+                        RuleId::ArchiveMalformed,
+                        at,
+                        format!(
+                            "{len} bytes after member `{name}` hold a local header that the central \
+                             directory does not list: a member hidden from zipfile and torch.load but \
+                             read by streaming tools; reject the archive"
+                        ),
+                    )
+                } else {
+                    Finding::new(
+                        RuleId::ArchiveMalformed,
+                        Severity::Medium,
+                        at,
+                        format!(
+                            "{len} bytes after member `{name}` belong to no listed member; inspect \
+                             what they hold"
+                        ),
+                    )
+                }
+            }
             IssueKind::Symlink => Finding::new(
                 RuleId::ArchiveMemberPath,
                 Severity::Medium,
