@@ -46,6 +46,8 @@ pub enum FileFormat {
     Zlib,
     /// Zstandard stream.
     Zstd,
+    /// LZ4 frame (joblib `compress='lz4'`); recognised, not expanded.
+    Lz4,
     /// JSON text.
     Json,
     /// Python source.
@@ -79,6 +81,7 @@ impl FileFormat {
             FileFormat::Lzma => "lzma",
             FileFormat::Zlib => "zlib",
             FileFormat::Zstd => "zstd",
+            FileFormat::Lz4 => "lz4",
             FileFormat::Json => "json",
             FileFormat::Python => "python",
             FileFormat::Text => "text",

@@ -2,7 +2,7 @@
 //! promises, so that a lying extension becomes a finding.
 
 use modelgate_core::FileFormat;
-use modelgate_formats::{onnx, pickle};
+use modelgate_formats::{compress, onnx, pickle};
 
 /// How many leading bytes detection looks at.
 pub const SNIFF_LEN: usize = 64 * 1024;
@@ -37,6 +37,13 @@ pub fn detect_format(prefix: &[u8], total_len: u64, name: &str) -> FileFormat {
     if starts(b"\x28\xb5\x2f\xfd") {
         return FileFormat::Zstd;
     }
+    if starts(b"\x04\x22\x4d\x18") {
+        return FileFormat::Lz4;
+    }
+    if starts(b"ZF0x") && compress::sniff(prefix).is_some() {
+        // joblib's pre-0.10 compressed format: `ZF0x<length>` then a zlib stream.
+        return FileFormat::Zlib;
+    }
     if pickle::sniff(prefix) {
         return FileFormat::Pickle;
     }
@@ -65,8 +72,9 @@ pub fn detect_format(prefix: &[u8], total_len: u64, name: &str) -> FileFormat {
         // Nothing in the content says what it is, but the name promises a binary format: parse it
         // as that format so that a corrupted or truncated file is reported by its parser instead
         // of passing as an unknown blob (fail closed).
-        FileFormat::Unknown | FileFormat::Text => promised_binary_format(name)
-            .unwrap_or_else(|| text_format(prefix, ext)),
+        FileFormat::Unknown | FileFormat::Text => {
+            promised_binary_format(name).unwrap_or_else(|| text_format(prefix, ext))
+        }
         found => found,
     }
 }
@@ -170,7 +178,7 @@ pub(crate) fn extension(name: &str) -> &str {
 /// example `.bin`, used for every kind of payload).
 pub fn expected_formats_for_extension(name: &str) -> Option<&'static [FileFormat]> {
     use FileFormat::{
-        Bzip2, Gguf, Gzip, Hdf5, Joblib, Json, Keras, Lzma, Npy, Npz, Onnx, Pickle, Python,
+        Bzip2, Gguf, Gzip, Hdf5, Joblib, Json, Keras, Lz4, Lzma, Npy, Npz, Onnx, Pickle, Python,
         Safetensors, Tar, Text, TorchTar, TorchZip, Unknown, Xz, Zip, Zlib, Zstd,
     };
     let ext = extension(name).to_ascii_lowercase();
@@ -181,7 +189,9 @@ pub fn expected_formats_for_extension(name: &str) -> Option<&'static [FileFormat
         "npy" => &[Npy],
         "npz" => &[Npz, Zip],
         "pt" | "pth" | "ckpt" | "tar" => &[Pickle, TorchZip, TorchTar, Zip, Tar],
-        "pkl" | "pickle" | "p" | "joblib" => &[Pickle, Joblib, Gzip, Bzip2, Xz, Lzma, Zlib, Zstd],
+        "pkl" | "pickle" | "p" | "joblib" => {
+            &[Pickle, Joblib, Gzip, Bzip2, Xz, Lzma, Zlib, Zstd, Lz4]
+        }
         "h5" | "hdf5" => &[Hdf5],
         "keras" => &[Keras, Zip],
         "zip" => &[Zip, TorchZip, Npz, Keras],

@@ -86,7 +86,8 @@ pub(crate) fn scan_as(ctx: &mut Ctx<'_>, format: FileFormat, src: &dyn ByteSourc
         | FileFormat::Xz
         | FileFormat::Lzma
         | FileFormat::Zlib
-        | FileFormat::Zstd => rules::compressed::scan(ctx, format, src),
+        | FileFormat::Zstd
+        | FileFormat::Lz4 => rules::compressed::scan(ctx, format, src),
         FileFormat::Npy => rules::numpy::scan_npy(ctx, src),
         FileFormat::Safetensors => rules::safetensors::scan(ctx, src),
         FileFormat::Gguf => rules::gguf::scan(ctx, src),

@@ -25,6 +25,6 @@ mod scanner;
 mod walk;
 
 pub use context::Ctx;
-pub use detect::{detect_format, expected_formats_for_extension};
+pub use detect::{SNIFF_LEN, detect_format, expected_formats_for_extension};
 pub use dispatch::{scan_bytes, scan_nested};
 pub use scanner::{ProgressFn, ScanOptions, scan_paths};

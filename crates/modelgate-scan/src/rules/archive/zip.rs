@@ -73,6 +73,7 @@ pub(super) fn scan(ctx: &mut Ctx<'_>, src: &dyn ByteSource, zip: &ZipArchive, po
         ctx.refine_format(layout.format);
     }
     if let Some(folder) = &layout.torch_folder {
+        report_compressed_torch_members(ctx, zip);
         for entry in &zip.entries {
             let name = normalise(&entry.name);
             if top_folder(&name) != Some(folder.as_str()) {
@@ -92,6 +93,39 @@ pub(super) fn scan(ctx: &mut Ctx<'_>, src: &dyn ByteSource, zip: &ZipArchive, po
         }
     }
     scan_members(ctx, src, zip, &layout);
+}
+
+/// Below this many expanded bytes no ratio says anything (tiny members compress oddly).
+const TORCH_RATIO_FLOOR: u64 = 1024 * 1024;
+
+/// `torch.save` writes every record uncompressed (so storages can be memory-mapped at their
+/// alignment). A compressed member that expands at a bomb's ratio was therefore put there by
+/// another tool; it is reported from a much lower size than in general archives, where
+/// `np.savez_compressed` of zero-filled arrays legitimately reaches deflate's ~1000:1 ceiling.
+fn report_compressed_torch_members(ctx: &mut Ctx<'_>, zip: &ZipArchive) {
+    let max_ratio = ctx.limits.max_compression_ratio;
+    let general_floor = ctx.limits.compression_ratio_floor;
+    for entry in &zip.entries {
+        let ratio = entry.uncompressed_size / entry.compressed_size.max(1);
+        let already_reported = entry.uncompressed_size > general_floor;
+        if entry.method != 0
+            && !already_reported
+            && entry.uncompressed_size > TORCH_RATIO_FLOOR
+            && ratio > max_ratio
+        {
+            let finding = Finding::of(
+                RuleId::ArchiveBomb,
+                ctx.at(entry.central_offset),
+                format!(
+                    "member `{}` of a PyTorch archive is compressed and declares {} bytes from {} \
+                     (ratio {ratio}:1, above {max_ratio}); torch.save never compresses members, \
+                     so another tool built this expansion; reject the archive",
+                    entry.name, entry.uncompressed_size, entry.compressed_size
+                ),
+            );
+            ctx.report(with_member(finding, entry.name.clone()));
+        }
+    }
 }
 
 fn entry_name(zip: &ZipArchive, index: Option<usize>) -> String {
