@@ -155,3 +155,84 @@ fn rules_command_lists_catalogue() {
     let human = stdout(&modelgate(&["rules"], dir.path()));
     assert!(human.contains("MG101  pickle-dangerous-callable"));
 }
+
+/// The README's main job: the bundled example repository reports exactly its two hostile files.
+#[test]
+fn bundled_example_reports_its_two_hostile_files() {
+    let root = repo_root();
+    let out = modelgate(&["scan", "--format", "json", "examples/model-repo"], root);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let serious: Vec<(String, String, String)> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "critical" || f["severity"] == "high")
+        .map(|f| {
+            (
+                f["location"]["path"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                f["rule"].as_str().unwrap_or_default().to_owned(),
+                f["subject"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        serious,
+        [
+            (
+                "examples/model-repo/pytorch_model.bin".to_owned(),
+                "MG101".to_owned(),
+                "os.system".to_owned()
+            ),
+            (
+                "examples/model-repo/training_args.bin".to_owned(),
+                "MG101".to_owned(),
+                "builtins.exec".to_owned()
+            ),
+        ]
+    );
+    assert_eq!(json["summary"]["files"], 6);
+}
+
+/// The human report, as a user sees it (timing normalised).
+#[test]
+fn human_report_snapshot() {
+    let out = modelgate(&["scan", "examples/model-repo"], repo_root());
+    assert_eq!(code(&out), 1);
+    let text = stdout(&out);
+    let normalised: String = text
+        .lines()
+        .map(|line| match line.find(") in ") {
+            Some(i) if line.starts_with("scanned ") => {
+                let rest = &line[i + 5..];
+                let after = rest.find(':').map_or("", |j| &rest[j..]);
+                format!("{} in [duration]{after}", &line[..=i])
+            }
+            _ => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    insta::assert_snapshot!(normalised);
+}
+
+#[test]
+fn standalone_chat_template_file_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("chat_template.jinja"),
+        "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+    )
+    .unwrap();
+    let (status, json) = scan_json(dir.path(), &[]);
+    assert_eq!(status, 1);
+    assert!(
+        json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "MG403" && f["severity"] == "critical")
+    );
+}
