@@ -87,7 +87,7 @@ impl Trace {
         push_capped(&mut self.listing, &mut self.dropped_listing, line);
     }
 
-    pub(crate) fn note(&mut self, text: String) {
+    pub(crate) fn note(&mut self, text: &str) {
         push_capped(
             &mut self.listing,
             &mut self.dropped_listing,
@@ -326,7 +326,7 @@ pub fn explain_stream<R: Read>(reader: R, limits: &Limits) -> Explained {
     if let Some(e) = &analysis.limit {
         notes.push(format!("stopped: {e}"));
     }
-    for n in notes {
+    for n in &notes {
         trace.note(n);
     }
     Explained {

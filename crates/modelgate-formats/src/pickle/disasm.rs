@@ -2,7 +2,7 @@
 //! (`S'...'` escapes, `I01`/`I00` booleans, `L` longs, `V` raw-unicode-escape), and the
 //! [`Disassembler`] that lists `(offset, opcode, argument)` for `pickletools.dis`-style output.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::io::Read;
 
 use modelgate_core::Limits;
@@ -123,9 +123,15 @@ pub(crate) fn quote(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             c if c.is_ascii_graphic() || c == ' ' => out.push(c),
-            c if (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push_str(&format!("\\U{:08x}", c as u32)),
+            c if (c as u32) < 0x100 => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if (c as u32) < 0x10000 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => {
+                let _ = write!(out, "\\U{:08x}", c as u32);
+            }
         }
     }
     out.push('\'');
@@ -143,7 +149,9 @@ pub(crate) fn quote_bytes(b: &[u8]) -> String {
             b'\r' => out.push_str("\\r"),
             b'\t' => out.push_str("\\t"),
             c if c.is_ascii_graphic() || c == b' ' => out.push(c as char),
-            c => out.push_str(&format!("\\x{c:02x}")),
+            c => {
+                let _ = write!(out, "\\x{c:02x}");
+            }
         }
     }
     out.push('\'');
@@ -399,7 +407,7 @@ impl<R: Read> Decoder<R> {
                 let n = u64::try_from(n).map_err(|_| Self::bad(at, op, "negative byte count"))?;
                 self.long_bytes(at, op, n)?
             }
-            ArgKind::Bytes1 => {
+            ArgKind::Bytes1 | ArgKind::Utf8_1 => {
                 let n = u64::from(self.input.byte().map_err(e)?);
                 self.blob_arg(at, op, n)?
             }
@@ -417,10 +425,6 @@ impl<R: Read> Decoder<R> {
                 if n > i64::MAX as u64 {
                     return Err(Self::bad(at, op, "length exceeds sys.maxsize"));
                 }
-                self.blob_arg(at, op, n)?
-            }
-            ArgKind::Utf8_1 => {
-                let n = u64::from(self.input.byte().map_err(e)?);
                 self.blob_arg(at, op, n)?
             }
         })
@@ -534,6 +538,7 @@ fn parse_int_text(t: &str) -> Option<i128> {
 }
 
 /// Python's `codecs.escape_decode`, as the `STRING` opcode applies it.
+#[allow(clippy::many_single_char_names)]
 pub(crate) fn escape_decode(s: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(s.len());
     let mut i = 0;

@@ -335,7 +335,7 @@ pub fn analyze_source(source: &dyn ByteSource, limits: &Limits, options: &Option
 }
 
 /// True when `prefix` plausibly starts a pickle stream: `PROTO` (`0x80`) with a protocol the
-/// unpickler accepts (0–5; CPython itself writes 2–5), or opcodes that decode cleanly with a
+/// unpickler accepts (0 to 5; `CPython` itself writes 2 to 5), or opcodes that decode cleanly with a
 /// consistent stack (protocol 0/1 pickles such as `cos\nsystem\n(S'ls'\ntR.`) up to `STOP` or
 /// the end of the prefix. Text and JSON fail the stack check within a few bytes.
 pub fn sniff(prefix: &[u8]) -> bool {

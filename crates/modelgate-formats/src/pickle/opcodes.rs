@@ -1,4 +1,4 @@
-//! The pickle opcode table (protocols 0–5), as documented by CPython's `pickletools`.
+//! The pickle opcode table (protocols 0 to 5), as documented by `CPython`'s `pickletools`.
 
 /// How an opcode's argument is encoded in the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

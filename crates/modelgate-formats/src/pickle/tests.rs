@@ -1,5 +1,5 @@
 //! Stack-machine tests: opcode coverage per protocol, call-site resolution, layouts, malformed
-//! input and limits. Streams are pasted from CPython 3.11 (`pickle.dumps`, with the snippet next
+//! input and limits. Streams are pasted from `CPython` 3.11 (`pickle.dumps`, with the snippet next
 //! to each literal) or built with the small builder below.
 
 use modelgate_core::Limits;
@@ -25,7 +25,7 @@ impl P {
     pub(crate) fn op(self, b: u8) -> Self {
         self.raw(&[b])
     }
-    /// SHORT_BINUNICODE
+    /// `SHORT_BINUNICODE`
     pub(crate) fn s(self, s: &str) -> Self {
         let n = u8::try_from(s.len()).unwrap();
         self.raw(&[0x8c, n]).raw(s.as_bytes())
@@ -43,7 +43,7 @@ impl P {
             .raw(n.as_bytes())
             .op(b'\n')
     }
-    /// STACK_GLOBAL of two SHORT_BINUNICODE strings
+    /// `STACK_GLOBAL` of two `SHORT_BINUNICODE` strings
     pub(crate) fn sglobal(self, m: &str, n: &str) -> Self {
         self.s(m).s(n).op(0x93)
     }
@@ -452,7 +452,7 @@ fn concatenated_pickles_and_trailing_bytes() {
 }
 
 /// A legacy `torch.save` file, as `torch.serialization._legacy_save` writes it with protocol 2:
-/// magic, protocol version, sys_info, the object (a tensor over storage key '0'), the sorted
+/// magic, protocol version, `sys_info`, the object (a tensor over storage key '0'), the sorted
 /// storage keys, then for each storage an 8-byte element count and the raw elements.
 pub(crate) fn legacy_torch_file() -> Vec<u8> {
     let magic = P::new()

@@ -74,7 +74,7 @@ pub(crate) enum Node {
     Global {
         target: u32,
     },
-    /// The result of REDUCE / INST / OBJ / NEWOBJ / NEWOBJ_EX.
+    /// The result of `REDUCE` / `INST` / `OBJ` / `NEWOBJ` / `NEWOBJ_EX`.
     Obj {
         usage: Usage,
         args: Val,
@@ -405,12 +405,9 @@ impl<'a> Vm<'a> {
         if depth > 16 {
             return unresolved(self, "callable nested too deeply".into());
         }
-        let node = match self.node(v) {
-            Some(n) => n,
-            None => {
-                let kind = self.kind_name(v);
-                return unresolved(self, format!("a constant {kind} value"));
-            }
+        let Some(node) = self.node(v) else {
+            let kind = self.kind_name(v);
+            return unresolved(self, format!("a constant {kind} value"));
         };
         match node {
             Node::Global { target } => (*target, None),
@@ -513,11 +510,8 @@ impl<'a> Vm<'a> {
     /// `__setitem__`/`add` runs at load).
     fn extend_container(&mut self, at: u64, target: Val, new: Vec<Val>) -> Step {
         self.charge(at, new.len())?;
-        match self.node_mut(target) {
-            Some(Node::Seq { items, .. } | Node::Obj { items, .. }) => {
-                items.extend(new);
-            }
-            _ => {}
+        if let Some(Node::Seq { items, .. } | Node::Obj { items, .. }) = self.node_mut(target) {
+            items.extend(new);
         }
         Ok(())
     }
@@ -955,7 +949,7 @@ impl<'a> Vm<'a> {
         }
     }
 
-    /// REDUCE / NEWOBJ / NEWOBJ_EX / INST / OBJ.
+    /// `REDUCE` / `NEWOBJ` / `NEWOBJ_EX` / `INST` / `OBJ`.
     fn call(
         &mut self,
         at: u64,
@@ -1261,10 +1255,10 @@ impl<'a> Vm<'a> {
 
     fn trace_call(&mut self, var: u32, usage: Usage, callee: Val, args: Val, kwargs: Option<Val>) {
         let f = self.render(callee);
-        let a: Vec<String> = self
-            .items_of(args)
-            .map(|items| items.iter().take(32).map(|&v| self.render(v)).collect())
-            .unwrap_or_else(|| vec![format!("*{}", self.render(args))]);
+        let a: Vec<String> = self.items_of(args).map_or_else(
+            || vec![format!("*{}", self.render(args))],
+            |items| items.iter().take(32).map(|&v| self.render(v)).collect(),
+        );
         let kw = kwargs.map(|k| self.render(k));
         let line = match usage {
             Usage::NewObj => {

@@ -83,7 +83,8 @@ const IMPORT_MAPPING: &[(&str, &str)] = &[
 ];
 
 /// `_compat_pickle.NAME_MAPPING` entries that change the module of a name.
-const NAME_MAPPING: &[((&str, &str), (&str, &str))] = &[
+type NamePair = (&'static str, &'static str);
+const NAME_MAPPING: &[(NamePair, NamePair)] = &[
     (("__builtin__", "xrange"), ("builtins", "range")),
     (("__builtin__", "reduce"), ("functools", "reduce")),
     (("__builtin__", "intern"), ("sys", "intern")),
@@ -104,7 +105,7 @@ const NAME_MAPPING: &[((&str, &str), (&str, &str))] = &[
 ];
 
 /// The name the unpickler resolves: Python 2 names mapped to Python 3. Applied whatever the
-/// protocol (CPython maps only below protocol 3), so a Python 2 loader is covered too.
+/// protocol (`CPython` maps only below protocol 3), so a Python 2 loader is covered too.
 pub fn canonical(module: &str, name: &str) -> (String, String) {
     if let Some((_, (m, n))) = NAME_MAPPING
         .iter()

@@ -2,7 +2,7 @@
 //! imports or calls them. Every entry is `critical` (`MG101`) whatever the usage: no legitimate
 //! checkpoint references them, and referencing one is how every published payload starts.
 //!
-//! Sources: CPython's docs on `pickle` security; the bypasses published against picklescan,
+//! Sources: `CPython`'s docs on `pickle` security; the bypasses published against picklescan,
 //! modelscan and fickling (GHSA advisories of 2024–2025: `asyncio`, `pydoc.pipepager`,
 //! `uuid._get_command_stdout`, `_osx_support`, `cProfile.runctx`, `timeit`, `pty.spawn`,
 //! `lib2to3`, `idlelib`, `bdb`, `trace`, `doctest`, `code.InteractiveInterpreter`, `distutils`,

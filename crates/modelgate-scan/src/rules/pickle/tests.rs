@@ -1,6 +1,6 @@
 //! Rule tests: every bypass technique as its own case asserting rule, subject and severity;
 //! benign torch-, numpy-, sklearn- and joblib-like streams asserting nothing at high or above.
-//! Benign literals come from CPython 3.11 (`pickle`), numpy 2.4.6, joblib 1.6.0 and
+//! Benign literals come from `CPython` 3.11 (`pickle`), numpy 2.4.6, joblib 1.6.0 and
 //! scikit-learn 1.9.1, with the generating snippet above each.
 
 use modelgate_core::{Finding, Limits, Location, RuleId, Severity};
