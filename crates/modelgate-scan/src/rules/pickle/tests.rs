@@ -725,3 +725,37 @@ fn explain_lists_opcodes_code_and_classes() {
     assert!(text.contains("[safe]"), "{text}");
     assert!(text.contains("persistent ids: 2"), "{text}");
 }
+
+#[test]
+fn docs_list_every_table_entry() {
+    let doc = include_str!("../../../../../docs/rules/pickle.md");
+    for (m, _) in denylist::DANGEROUS_MODULES {
+        assert!(doc.contains(&format!("| `{m}` |")), "docs miss module {m}");
+    }
+    for (m, n, _) in denylist::DANGEROUS_NAMES
+        .iter()
+        .chain(denylist::DANGEROUS_WHEN_CALLED)
+        .chain(allowlist::SAFE)
+        .chain(allowlist::LIBRARY_REBUILDERS)
+    {
+        assert!(doc.contains(&format!("| `{m}.{n}` |")), "docs miss {m}.{n}");
+    }
+    for (m, _) in allowlist::SAFE_PREFIXES
+        .iter()
+        .chain(allowlist::REBUILD_SAFE_PREFIXES)
+    {
+        assert!(doc.contains(&format!("| `{m}` |")), "docs miss prefix {m}");
+    }
+    for n in denylist::DANGEROUS_FINAL_NAMES
+        .iter()
+        .chain(denylist::DANGEROUS_TRAVERSAL_NAMES)
+    {
+        assert!(doc.contains(&format!("`{n}`")), "docs miss attribute {n}");
+    }
+    for (m, n, _) in allowlist::HELPER_ROLES {
+        assert!(
+            doc.contains(&format!("| `{m}.{n}` |")),
+            "docs miss helper {m}.{n}"
+        );
+    }
+}
