@@ -181,8 +181,13 @@ fn input_err(offset: u64, e: InputError, what: &str) -> PickleError {
 
 impl<R: Read> Decoder<R> {
     pub(crate) fn new(reader: R, limits: &Limits) -> Self {
+        Self::with_buffer(reader, limits, usize::MAX)
+    }
+
+    /// A decoder whose read buffer is at most `buffer` bytes (see [`Input::with_buffer`]).
+    pub(crate) fn with_buffer(reader: R, limits: &Limits, buffer: usize) -> Self {
         Decoder {
-            input: Input::new(reader, limits.max_pickle_bytes),
+            input: Input::with_buffer(reader, limits.max_pickle_bytes, buffer),
             line: Vec::new(),
             line2: Vec::new(),
             value_cap: limits.max_pickle_value_bytes.max(PROBE),

@@ -31,9 +31,15 @@ pub(crate) struct Input<R> {
 
 impl<R: Read> Input<R> {
     pub(crate) fn new(inner: R, budget: u64) -> Self {
+        Self::with_buffer(inner, budget, BUF_LEN)
+    }
+
+    /// An input with a smaller buffer, for short in-memory streams (sniffing, verifying
+    /// embedded values) where a 64 KiB buffer per call would dominate the cost.
+    pub(crate) fn with_buffer(inner: R, budget: u64, len: usize) -> Self {
         Input {
             inner,
-            buf: vec![0; BUF_LEN],
+            buf: vec![0; len.clamp(16, BUF_LEN)],
             start: 0,
             end: 0,
             offset: 0,
@@ -95,7 +101,8 @@ impl<R: Read> Input<R> {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
-            while self.end < out.len() {
+            let want = out.len().min(self.buf.len());
+            while self.end < want {
                 match self.inner.read(&mut self.buf[self.end..]) {
                     Ok(0) => {
                         self.eof = true;

@@ -206,6 +206,9 @@ pub struct CallSite {
     pub offset: u64,
     /// How many times the stream does this.
     pub count: u64,
+    /// True when every one of these calls passed exactly one constant scalar (str, int, float,
+    /// bool, None): the shape of an `Enum` member lookup (`Color('red')`).
+    pub single_constant_arg: bool,
 }
 
 /// A persistent id (`PERSID`/`BINPERSID`), resolved by the loader's `persistent_load`.
@@ -342,8 +345,58 @@ pub fn sniff(prefix: &[u8]) -> bool {
     match prefix {
         [0x80, proto, ..] => *proto <= 5,
         [0x80] | [] => false,
-        [first, ..] => Opcode::from_byte(*first).is_some() && vm::sniff_ops(prefix),
+        [first, ..] => can_start_pickle(*first) && vm::sniff_ops(prefix),
     }
+}
+
+/// True for opcodes a pickle can begin with: those that push without popping (plus `PROTO`,
+/// `FRAME` and `MARK`). Anything else underflows at once, so sniffing stops at the first byte.
+pub(crate) fn can_start_pickle(byte: u8) -> bool {
+    use Opcode as O;
+    Opcode::from_byte(byte).is_some_and(|op| {
+        matches!(
+            op,
+            O::Int
+                | O::BinInt
+                | O::BinInt1
+                | O::BinInt2
+                | O::Long
+                | O::Long1
+                | O::Long4
+                | O::String
+                | O::BinString
+                | O::ShortBinString
+                | O::BinBytes
+                | O::ShortBinBytes
+                | O::BinBytes8
+                | O::ByteArray8
+                | O::NextBuffer
+                | O::NoneOp
+                | O::NewTrue
+                | O::NewFalse
+                | O::Unicode
+                | O::ShortBinUnicode
+                | O::BinUnicode
+                | O::BinUnicode8
+                | O::Float
+                | O::BinFloat
+                | O::EmptyList
+                | O::EmptyTuple
+                | O::EmptyDict
+                | O::EmptySet
+                | O::Mark
+                | O::Get
+                | O::BinGet
+                | O::LongBinGet
+                | O::Ext1
+                | O::Ext2
+                | O::Ext4
+                | O::Global
+                | O::Proto
+                | O::Frame
+                | O::PersId
+        )
+    })
 }
 
 #[cfg(test)]

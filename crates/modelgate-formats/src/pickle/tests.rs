@@ -749,3 +749,65 @@ proptest! {
         let _ = decompile(bytes.as_slice(), &Limits::default());
     }
 }
+
+/// Throughput sanity check (no timed assertion): run with
+/// `cargo test -p modelgate-formats --release -- --ignored throughput --nocapture`.
+#[test]
+#[ignore = "prints throughput; run on demand"]
+fn throughput() {
+    use std::time::Instant;
+    // Op-dense: a torch-like state dict with 200k tensors' worth of opcodes.
+    let mut p = P::new().proto(2).global("collections", "OrderedDict").empty_tuple().reduce();
+    for i in 0..200_000u32 {
+        // SETITEMS in batches of 1000, as pickle writes them.
+        if i % 1000 == 0 {
+            if i > 0 {
+                p = p.op(b'u');
+            }
+            p = p.mark();
+        }
+        let key = format!("layer{i}.weight");
+        p = p
+            .s(&key)
+            .global("torch._utils", "_rebuild_tensor_v2")
+            .mark()
+            .mark()
+            .s("storage")
+            .global("torch", "FloatStorage")
+            .s(&i.to_string())
+            .s("cpu")
+            .int(6)
+            .tuple()
+            .op(b'Q')
+            .int(0)
+            .int(2)
+            .int(3)
+            .op(0x86)
+            .int(3)
+            .int(1)
+            .op(0x86)
+            .op(0x89)
+            .global("collections", "OrderedDict")
+            .empty_tuple()
+            .reduce()
+            .tuple()
+            .reduce();
+    }
+    let dense = p.op(b'u').stop().done();
+    // Payload-heavy: 64 values of 4 MiB each (BINBYTES), as joblib/legacy pickles carry.
+    let mut p = P::new().proto(3).op(b']').mark();
+    let chunk = vec![0x5au8; 4 << 20];
+    for _ in 0..64 {
+        p = p.bytes(&chunk);
+    }
+    let heavy = p.op(b'e').stop().done();
+    for (name, bytes) in [("op-dense", &dense), ("payload-heavy", &heavy)] {
+        let t = Instant::now();
+        let a = analyze(bytes.as_slice(), &Limits::default());
+        let secs = t.elapsed().as_secs_f64();
+        assert!(a.error.is_none() && a.limit.is_none(), "{:?} {:?}", a.error, a.limit);
+        #[allow(clippy::cast_precision_loss)]
+        let mb = bytes.len() as f64 / 1e6;
+        println!("{name}: {mb:.1} MB, {} ops in {secs:.3}s = {:.0} MB/s", a.ops, mb / secs);
+    }
+}

@@ -262,9 +262,14 @@ impl<'a> Vm<'a> {
     }
 
     fn site(&mut self, target: u32, usage: Usage, via: Option<u32>, at: u64) {
+        self.site_with(target, usage, via, at, false);
+    }
+
+    fn site_with(&mut self, target: u32, usage: Usage, via: Option<u32>, at: u64, constant: bool) {
         if let Some(&i) = self.site_index.get(&(target, usage, via)) {
             if let Some(site) = self.out.calls.get_mut(i) {
                 site.count = site.count.saturating_add(1);
+                site.single_constant_arg &= constant;
             }
             return;
         }
@@ -280,6 +285,7 @@ impl<'a> Vm<'a> {
             via: via_t,
             offset: at,
             count: 1,
+            single_constant_arg: constant,
         });
     }
 
@@ -305,6 +311,13 @@ impl<'a> Vm<'a> {
         match self.node(v)? {
             Node::Seq { items, .. } => Some(items),
             _ => None,
+        }
+    }
+
+    fn is_scalar_constant(&self, v: Val) -> bool {
+        match v {
+            Val::None | Val::Bool(_) | Val::Int(_) | Val::Float(_) => true,
+            Val::Node(_) => matches!(self.node(v), Some(Node::Long(_))) || self.str_of(v).is_some(),
         }
     }
 
@@ -528,11 +541,23 @@ impl<'a> Vm<'a> {
         let Blob { len, mut data } = blob;
         let complete = data.len() as u64 == len;
         let mut embedded = None;
-        if self.mode == Mode::Full && complete && len > 2 {
-            let candidate = if text { latin1(&data) } else { None };
-            let bytes = candidate.as_deref().unwrap_or(&data);
-            if super::sniff(bytes) {
-                embedded = self.check_embedded(at, bytes);
+        // A pickle that does anything takes at least 8 bytes (`cm\nn\n)R.`); the first byte
+        // must be able to start one. Both checks keep the per-string cost near zero.
+        if self.mode == Mode::Full && complete && len >= 8 {
+            let first = if text {
+                std::str::from_utf8(&data)
+                    .ok()
+                    .and_then(|s| s.chars().next())
+                    .and_then(|c| u8::try_from(u32::from(c)).ok())
+            } else {
+                data.first().copied()
+            };
+            if first.is_some_and(super::can_start_pickle) {
+                let candidate = if text { latin1(&data) } else { None };
+                let bytes = candidate.as_deref().unwrap_or(&data);
+                if super::sniff(bytes) {
+                    embedded = self.check_embedded(at, bytes);
+                }
             }
         }
         // Strings are kept whole up to a few KiB (module/name operands, dict keys); bytes
@@ -561,7 +586,7 @@ impl<'a> Vm<'a> {
     fn check_embedded(&mut self, at: u64, bytes: &[u8]) -> Option<u32> {
         let verified = {
             let mut vm = Vm::new(self.limits, Mode::Verify, None);
-            let mut dec = Decoder::new(bytes, self.limits);
+            let mut dec = Decoder::with_buffer(bytes, self.limits, bytes.len());
             let r = vm.run_one(&mut dec);
             r.is_ok()
         };
@@ -959,7 +984,9 @@ impl<'a> Vm<'a> {
         kwargs: Option<Val>,
     ) -> Result<Val, PickleError> {
         let (target, via) = self.resolve_callable(callee, 0);
-        self.site(target, usage, via, at);
+        let constant = usage == Usage::Reduce
+            && matches!(self.items_of(args), Some([only]) if self.is_scalar_constant(*only));
+        self.site_with(target, usage, via, at, constant);
         // A global passed first is what helpers like copyreg._reconstructor rebuild.
         let arg_items: Vec<Val> = self.items_of(args).map(<[Val]>::to_vec).unwrap_or_default();
         if let Some(first) = arg_items.first().copied() {
@@ -1477,7 +1504,7 @@ pub(crate) fn sniff_ops(prefix: &[u8]) -> bool {
         ..Limits::default()
     };
     let mut vm = Vm::new(&limits, Mode::Sniff, None);
-    let mut dec = Decoder::new(prefix, &limits);
+    let mut dec = Decoder::with_buffer(prefix, &limits, prefix.len().min(4096));
     let r = vm.run_one(&mut dec);
     let ops = vm.out.ops;
     match r {

@@ -196,6 +196,11 @@ fn verdict(site: &CallSite) -> Option<Verdict> {
         Class::Unknown(note) => {
             let note = note.map(|n| format!(" ({n})")).unwrap_or_default();
             match eff {
+                Effect::Invoked if looks_like_enum_lookup(site, &name) => (
+                    RuleId::PickleUnknownClassRebuilt,
+                    Severity::Medium,
+                    format!("not on the allowlist; called with one constant, the shape of an Enum member lookup (`Cls(value)`){note}"),
+                ),
                 Effect::Invoked => (
                     RuleId::PickleUnknownCallableInvoked,
                     Severity::High,
@@ -222,6 +227,19 @@ fn verdict(site: &CallSite) -> Option<Verdict> {
         subject,
         why,
     })
+}
+
+/// `Enum` members pickle as `Cls(value)`: a `REDUCE` of a `CamelCase` class with one constant
+/// scalar. Unknown callables of that shape are reported at medium instead of high, so that
+/// checkpoints carrying enum-typed settings (Hugging Face `training_args.bin`) do not fail the
+/// gate; a function named like a class and called with one string is the residual risk.
+fn looks_like_enum_lookup(site: &CallSite, name: &str) -> bool {
+    let last = name.rsplit('.').next().unwrap_or(name);
+    site.usage == Usage::Reduce
+        && site.via.is_none()
+        && site.single_constant_arg
+        && last.starts_with(|c: char| c.is_ascii_uppercase())
+        && last.chars().any(|c| c.is_ascii_lowercase())
 }
 
 fn describe_usage(site: &CallSite) -> String {

@@ -759,3 +759,35 @@ fn docs_list_every_table_entry() {
         );
     }
 }
+
+#[test]
+fn enum_members_are_medium_not_high() {
+    // Enum members pickle as Cls(value): HF training_args.bin carries several.
+    let bytes = P::default()
+        .proto(4)
+        .sglobal("transformers.trainer_utils", "IntervalStrategy")
+        .call1("steps")
+        .stop();
+    expect(
+        &bytes,
+        RuleId::PickleUnknownClassRebuilt,
+        "transformers.trainer_utils.IntervalStrategy",
+        Severity::Medium,
+    );
+    // Two arguments, or a non-constant argument, is a call again.
+    let bytes = P::default()
+        .proto(4)
+        .sglobal("mylib", "Runner")
+        .s("a")
+        .s("b")
+        .raw(&[0x86, b'R'])
+        .stop();
+    expect(&bytes, RuleId::PickleUnknownCallableInvoked, "mylib.Runner", Severity::High);
+    let bytes = P::default()
+        .proto(4)
+        .sglobal("mylib", "Runner")
+        .raw(b"]")
+        .raw(&[0x85, b'R'])
+        .stop();
+    expect(&bytes, RuleId::PickleUnknownCallableInvoked, "mylib.Runner", Severity::High);
+}
