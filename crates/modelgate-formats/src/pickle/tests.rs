@@ -757,7 +757,11 @@ proptest! {
 fn throughput() {
     use std::time::Instant;
     // Op-dense: a torch-like state dict with 200k tensors' worth of opcodes.
-    let mut p = P::new().proto(2).global("collections", "OrderedDict").empty_tuple().reduce();
+    let mut p = P::new()
+        .proto(2)
+        .global("collections", "OrderedDict")
+        .empty_tuple()
+        .reduce();
     for i in 0..200_000u32 {
         // SETITEMS in batches of 1000, as pickle writes them.
         if i % 1000 == 0 {
@@ -805,9 +809,18 @@ fn throughput() {
         let t = Instant::now();
         let a = analyze(bytes.as_slice(), &Limits::default());
         let secs = t.elapsed().as_secs_f64();
-        assert!(a.error.is_none() && a.limit.is_none(), "{:?} {:?}", a.error, a.limit);
+        assert!(
+            a.error.is_none() && a.limit.is_none(),
+            "{:?} {:?}",
+            a.error,
+            a.limit
+        );
         #[allow(clippy::cast_precision_loss)]
         let mb = bytes.len() as f64 / 1e6;
-        println!("{name}: {mb:.1} MB, {} ops in {secs:.3}s = {:.0} MB/s", a.ops, mb / secs);
+        println!(
+            "{name}: {mb:.1} MB, {} ops in {secs:.3}s = {:.0} MB/s",
+            a.ops,
+            mb / secs
+        );
     }
 }

@@ -54,7 +54,7 @@ pub(crate) enum BytesKind {
 
 #[derive(Debug)]
 pub(crate) enum Node {
-    Long(LongValue),
+    Long(Box<LongValue>),
     /// UTF-8 text; `data` is complete when `data.len() == len`.
     Str {
         data: Vec<u8>,
@@ -81,7 +81,9 @@ pub(crate) enum Node {
         target: u32,
         var: u32,
         state: Option<Val>,
-        items: Vec<Val>,
+        /// Items appended or set on the object (`append`/`__setitem__` run at load); boxed
+        /// because most objects have none.
+        items: Option<Box<Vec<Val>>>,
         embedded: Option<u32>,
     },
     PersId {
@@ -162,6 +164,8 @@ pub(crate) struct Vm<'a> {
     /// Legacy torch: the storage keys (last pickle's result).
     legacy_keys: Option<Vec<Option<String>>>,
     saw_proto: bool,
+    /// Set once the first pickle turned out to be torch's legacy magic number.
+    legacy: bool,
     pub(crate) trace: Option<Trace>,
 }
 
@@ -212,6 +216,7 @@ impl<'a> Vm<'a> {
             storage_elsize: HashMap::new(),
             legacy_keys: None,
             saw_proto: false,
+            legacy: false,
             trace: None,
         }
     }
@@ -523,8 +528,10 @@ impl<'a> Vm<'a> {
     /// `__setitem__`/`add` runs at load).
     fn extend_container(&mut self, at: u64, target: Val, new: Vec<Val>) -> Step {
         self.charge(at, new.len())?;
-        if let Some(Node::Seq { items, .. } | Node::Obj { items, .. }) = self.node_mut(target) {
-            items.extend(new);
+        match self.node_mut(target) {
+            Some(Node::Seq { items, .. }) => items.extend(new),
+            Some(Node::Obj { items, .. }) => items.get_or_insert_with(Box::default).extend(new),
+            _ => {}
         }
         Ok(())
     }
@@ -697,7 +704,7 @@ impl<'a> Vm<'a> {
                 let v = match arg {
                     Arg::Int(i) => Val::Int(i),
                     Arg::Bool(b) => Val::Bool(b),
-                    Arg::Long(l) => self.alloc(at, Node::Long(l))?,
+                    Arg::Long(l) => self.alloc(at, Node::Long(Box::new(l)))?,
                     _ => Val::None,
                 };
                 self.push(at, v)?;
@@ -988,15 +995,17 @@ impl<'a> Vm<'a> {
             && matches!(self.items_of(args), Some([only]) if self.is_scalar_constant(*only));
         self.site_with(target, usage, via, at, constant);
         // A global passed first is what helpers like copyreg._reconstructor rebuild.
-        let arg_items: Vec<Val> = self.items_of(args).map(<[Val]>::to_vec).unwrap_or_default();
-        if let Some(first) = arg_items.first().copied() {
-            if let Some(t) = self.global_target(first) {
-                self.site(t, Usage::Argument, Some(target), at);
-            }
+        let first = self.items_of(args).and_then(|items| items.first().copied());
+        if let Some(t) = first.and_then(|f| self.global_target(f)) {
+            self.site(t, Usage::Argument, Some(target), at);
         }
-        let mut all = arg_items;
-        all.extend(kwargs);
-        let embedded = self.note_consumer(&all, target);
+        let embedded = if self.out.embedded.is_empty() {
+            None
+        } else {
+            let mut all: Vec<Val> = self.items_of(args).map(<[Val]>::to_vec).unwrap_or_default();
+            all.extend(kwargs);
+            self.note_consumer(&all, target)
+        };
         let var = self.var();
         if self.trace.is_some() {
             self.trace_call(var, usage, callee, args, kwargs);
@@ -1009,7 +1018,7 @@ impl<'a> Vm<'a> {
                 target,
                 var,
                 state: None,
-                items: Vec::new(),
+                items: None,
                 embedded,
             },
         )
@@ -1061,7 +1070,7 @@ impl<'a> Vm<'a> {
             }
             _ => None,
         };
-        if self.storage_elsize.len() < 10_000_000 {
+        if self.legacy && self.storage_elsize.len() < 10_000_000 {
             self.storage_elsize.insert(key, size);
         }
         true
@@ -1411,6 +1420,7 @@ impl Vm<'_> {
                     }
                     if index == 0 && self.mode == Mode::Full {
                         legacy = matches!(self.node(v), Some(Node::Long(l)) if l.value == Some(TORCH_LEGACY_MAGIC));
+                        self.legacy = legacy;
                     }
                     if legacy && index == 4 {
                         let keys = self.items_of(v).map(|items| {

@@ -6,8 +6,8 @@ use super::allowlist::{
     HELPER_ROLES, LIBRARY_REBUILDERS, REBUILD_SAFE_PREFIXES, Role, SAFE, SAFE_PREFIXES,
 };
 use super::denylist::{
-    DANGEROUS_FINAL_NAMES, DANGEROUS_MODULES, DANGEROUS_NAMES, DANGEROUS_TRAVERSAL_NAMES,
-    DANGEROUS_WHEN_CALLED,
+    DANGEROUS_FINAL_NAMES, DANGEROUS_MODULES, DANGEROUS_NAMES, DANGEROUS_SUBSTRINGS,
+    DANGEROUS_TRAVERSAL_NAMES, DANGEROUS_WHEN_CALLED,
 };
 
 /// What a callable is.
@@ -169,6 +169,14 @@ pub fn classify(module: &str, name: &str) -> Class {
     if let Some((m, why)) = DANGEROUS_MODULES.iter().find(|(m, _)| under(&full, m)) {
         return Class::Dangerous(format!("`{m}`: {why}"));
     }
+    if let Some((prefix, _, why)) = DANGEROUS_SUBSTRINGS.iter().find(|(p, subs, _)| {
+        under(&full, p)
+            && full
+                .split('.')
+                .any(|seg| subs.iter().any(|s| seg.to_ascii_lowercase().contains(s)))
+    }) {
+        return Class::Dangerous(format!("`{prefix}`: {why}"));
+    }
     if name_segments.len() > 1 {
         // A dotted name is resolved attribute by attribute (protocol 4 `_getattribute`).
         for seg in &name_segments[..name_segments.len() - 1] {
@@ -321,6 +329,15 @@ mod tests {
             Class::Dangerous(_)
         ));
         assert!(matches!(class("torch", "load"), Class::Dangerous(_)));
+        assert!(matches!(
+            class("torch._C", "_jit_script_compile"),
+            Class::Dangerous(_)
+        ));
+        assert!(matches!(
+            class("torch._C", "import_ir_module"),
+            Class::Dangerous(_)
+        ));
+        assert_eq!(class("torch._C._nn", "gelu"), Class::Unknown(None));
         assert!(matches!(
             class("numpy", "memmap"),
             Class::DangerousWhenCalled(_)

@@ -251,7 +251,6 @@ pub(crate) const DANGEROUS_MODULES: &[(&str, &str)] = &[
     ("torch.classes", "native classes"),
     ("torch._classes", "native classes"),
     ("torch.library", "registers native code"),
-    ("torch._C", "native bindings (JIT, file loaders)"),
     ("torch.onnx", "export writes files"),
     (
         "numpy.testing",
@@ -344,6 +343,18 @@ pub(crate) const DANGEROUS_TRAVERSAL_NAMES: &[&str] = &[
     "globals",
     "modules",
 ];
+
+/// Modules mixing harmless and dangerous members (torch's native bindings hold both
+/// `torch._C._nn.gelu`, which whole-model pickles reference, and the TorchScript loaders): a
+/// name is dangerous when any of its segments contains one of the substrings.
+pub(crate) const DANGEROUS_SUBSTRINGS: &[(&str, &[&str], &str)] = &[(
+    "torch._C",
+    &[
+        "jit", "load", "import", "script", "compile", "save", "exec", "eval", "pickle", "dlopen",
+        "library", "_set_", "override",
+    ],
+    "native torch binding that loads, compiles or runs code",
+)];
 
 /// Dangerous only when called (file I/O on construction), harmless as a reference: joblib
 /// records `numpy.memmap` as the subclass of memory-mapped arrays.

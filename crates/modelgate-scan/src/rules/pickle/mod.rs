@@ -199,7 +199,9 @@ fn verdict(site: &CallSite) -> Option<Verdict> {
                 Effect::Invoked if looks_like_enum_lookup(site, &name) => (
                     RuleId::PickleUnknownClassRebuilt,
                     Severity::Medium,
-                    format!("not on the allowlist; called with one constant, the shape of an Enum member lookup (`Cls(value)`){note}"),
+                    format!(
+                        "not on the allowlist; called with one constant, the shape of an Enum member lookup (`Cls(value)`){note}"
+                    ),
                 ),
                 Effect::Invoked => (
                     RuleId::PickleUnknownCallableInvoked,

@@ -782,12 +782,22 @@ fn enum_members_are_medium_not_high() {
         .s("b")
         .raw(&[0x86, b'R'])
         .stop();
-    expect(&bytes, RuleId::PickleUnknownCallableInvoked, "mylib.Runner", Severity::High);
+    expect(
+        &bytes,
+        RuleId::PickleUnknownCallableInvoked,
+        "mylib.Runner",
+        Severity::High,
+    );
     let bytes = P::default()
         .proto(4)
         .sglobal("mylib", "Runner")
         .raw(b"]")
         .raw(&[0x85, b'R'])
         .stop();
-    expect(&bytes, RuleId::PickleUnknownCallableInvoked, "mylib.Runner", Severity::High);
+    expect(
+        &bytes,
+        RuleId::PickleUnknownCallableInvoked,
+        "mylib.Runner",
+        Severity::High,
+    );
 }
