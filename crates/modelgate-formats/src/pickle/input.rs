@@ -30,6 +30,7 @@ pub(crate) struct Input<R> {
 }
 
 impl<R: Read> Input<R> {
+    #[cfg(test)]
     pub(crate) fn new(inner: R, budget: u64) -> Self {
         Self::with_buffer(inner, budget, BUF_LEN)
     }

@@ -82,7 +82,8 @@ pub(crate) enum Node {
         var: u32,
         state: Option<Val>,
         /// Items appended or set on the object (`append`/`__setitem__` run at load); boxed
-        /// because most objects have none.
+        /// because most objects have none (8 bytes instead of 24 in every node).
+        #[allow(clippy::box_collection)]
         items: Option<Box<Vec<Val>>>,
         embedded: Option<u32>,
     },
