@@ -345,7 +345,7 @@ pub(crate) const DANGEROUS_TRAVERSAL_NAMES: &[&str] = &[
 ];
 
 /// Modules mixing harmless and dangerous members (torch's native bindings hold both
-/// `torch._C._nn.gelu`, which whole-model pickles reference, and the TorchScript loaders): a
+/// `torch._C._nn.gelu`, which whole-model pickles reference, and the `TorchScript` loaders): a
 /// name is dangerous when any of its segments contains one of the substrings.
 pub(crate) const DANGEROUS_SUBSTRINGS: &[(&str, &[&str], &str)] = &[(
     "torch._C",
