@@ -720,6 +720,76 @@ fn decompile_shows_imports_calls_and_state() {
     assert!(listing.contains("# pickle 4 at offset"), "{listing}");
 }
 
+/// Opcode snippets (valid on their own) that the soup test strings together at random.
+const SNIPPETS: &[&[u8]] = &[
+    b"\x80\x02",
+    b"\x80\x04",
+    b"\x95\x04\x00\x00\x00\x00\x00\x00\x00",
+    b"(",
+    b")",
+    b"]",
+    b"}",
+    b"\x8f",
+    b"N",
+    b"K\x01",
+    b"J\xff\xff\xff\xff",
+    b"\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19",
+    b"\x8c\x02os",
+    b"\x8c\x06system",
+    b"\x8c\x13joblib.numpy_pickle",
+    b"\x8c\x11NumpyArrayWrapper",
+    b"\x8c\x05shape",
+    b"\x8c\x05dtype",
+    b"\x8c\x02f8",
+    b"\x8c\x05numpy",
+    b"\x8c\x07storage",
+    b"cbuiltins\ngetattr\n",
+    b"cfunctools\npartial\n",
+    b"cnumpy\ndtype\n",
+    b"ctorch\nFloatStorage\n",
+    b"\x93",
+    b"R",
+    b"b",
+    b"\x81",
+    b"\x92",
+    b"o",
+    b"t",
+    b"l",
+    b"d",
+    b"a",
+    b"e",
+    b"s",
+    b"u",
+    b"\x90",
+    b"\x91",
+    b"\x85",
+    b"\x86",
+    b"\x87",
+    b"0",
+    b"1",
+    b"2",
+    b"\x94",
+    b"h\x00",
+    b"h\x01",
+    b"q\x00",
+    b"g0\n",
+    b"p1\n",
+    b"Q",
+    b"Pid\n",
+    b"\x82\x01",
+    b"\x97",
+    b"\x98",
+    b"C\x03abc",
+    b"B\x0b\x00\x00\x00\x80\x02cos\nsystem\n.",
+    b"S'x'\n",
+    b"V\\u0041\n",
+    b"I01\n",
+    b"F1.5\n",
+    b"imod\nname\n",
+    b".",
+    b"\x00\x00\x00\x00\x00\x00\x00\x00",
+];
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -730,6 +800,18 @@ proptest! {
         prop_assert!(a.ops <= 10_001 + 64);
         let _ = sniff(&bytes);
         let _ = listing(bytes.as_slice(), &limits);
+        let _ = decompile(bytes.as_slice(), &limits);
+    }
+
+    #[test]
+    fn never_panics_on_opcode_soup(parts in proptest::collection::vec(0usize..SNIPPETS.len(), 0..200)) {
+        let mut bytes = Vec::new();
+        for i in parts {
+            bytes.extend_from_slice(SNIPPETS[i]);
+        }
+        let limits = Limits { max_pickle_ops: 10_000, max_pickle_stack: 64, ..Limits::default() };
+        let a = analyze(bytes.as_slice(), &limits);
+        prop_assert!(a.bytes <= bytes.len() as u64);
         let _ = decompile(bytes.as_slice(), &limits);
     }
 
