@@ -597,6 +597,8 @@ fn sniff_accepts_pickles_and_rejects_text() {
     assert!(sniff(P0));
     assert!(sniff(P1));
     assert!(sniff(b"(dp0\nVa\np1\nI1\ns."));
+    assert!(sniff(b"N."));
+    assert!(sniff(b"cidlelib.idle\nx\n.trailing"));
     // Protocol-4 opcodes without PROTO still load in CPython, so they must be scanned.
     assert!(sniff(
         &P::new()
@@ -620,6 +622,7 @@ fn sniff_accepts_pickles_and_rejects_text() {
         b"def f():\n    pass\n",
         b"0.5,1.5\n",
         b"name,value\nx,1\n",
+        b"Git v2.23.4 Release Notes\n=========================\n",
     ] {
         assert!(!sniff(text), "{:?}", String::from_utf8_lossy(text));
     }
@@ -905,4 +908,33 @@ fn throughput() {
             mb / secs
         );
     }
+}
+
+#[test]
+#[ignore = "manual: counts files under $SNIFF_DIR that sniff as pickles"]
+fn sniff_survey() {
+    let dir = std::env::var("SNIFF_DIR").unwrap();
+    let mut stack = vec![std::path::PathBuf::from(dir)];
+    let (mut files, mut hits) = (0, 0);
+    while let Some(p) = stack.pop() {
+        if let Ok(rd) = std::fs::read_dir(&p) {
+            for e in rd.flatten() {
+                let path = e.path();
+                if path.is_dir() && !path.is_symlink() {
+                    stack.push(path);
+                } else if path.is_file() {
+                    let Ok(bytes) = std::fs::read(&path) else {
+                        continue;
+                    };
+                    files += 1;
+                    let prefix = &bytes[..bytes.len().min(65536)];
+                    if sniff(prefix) {
+                        hits += 1;
+                        println!("{}", path.display());
+                    }
+                }
+            }
+        }
+    }
+    println!("{hits} of {files} files sniff as pickles");
 }

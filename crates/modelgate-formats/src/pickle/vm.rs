@@ -862,6 +862,11 @@ impl<'a> Vm<'a> {
             }
             O::Global => {
                 if let Arg::Pair(module, name) = arg {
+                    // Sniffing: a name no module can have fails `find_class` before anything
+                    // runs, so such text is not a pickle worth scanning ("class X(Base): …").
+                    if self.mode == Mode::Sniff && !(importable(&module) && importable(&name)) {
+                        return Err(invalid(at, "not an importable name"));
+                    }
                     let t = self.intern(Target::Global { module, name });
                     self.site(t, Usage::Import, None, at);
                     self.trace_import(t);
@@ -911,6 +916,9 @@ impl<'a> Vm<'a> {
             O::Inst => {
                 let items = self.pop_mark(at, op)?;
                 if let Arg::Pair(module, name) = arg {
+                    if self.mode == Mode::Sniff && !(importable(&module) && importable(&name)) {
+                        return Err(invalid(at, "not an importable name"));
+                    }
                     let t = self.intern(Target::Global { module, name });
                     self.trace_import(t);
                     let cls = self.alloc(at, Node::Global { target: t })?;
@@ -1505,6 +1513,17 @@ impl Vm<'_> {
     }
 }
 
+/// A dotted path of Python identifiers (what `import` and `getattr` can resolve).
+fn importable(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.').all(|seg| {
+            seg.chars()
+                .next()
+                .is_some_and(|c| c == '_' || c.is_alphabetic())
+                && seg.chars().all(|c| c == '_' || c.is_alphanumeric())
+        })
+}
+
 /// Sniffs a prefix: the opcodes decode cleanly with a consistent stack up to STOP or the end
 /// of the prefix.
 pub(crate) fn sniff_ops(prefix: &[u8]) -> bool {
@@ -1519,7 +1538,14 @@ pub(crate) fn sniff_ops(prefix: &[u8]) -> bool {
     let r = vm.run_one(&mut dec);
     let ops = vm.out.ops;
     match r {
-        Ok(_) => ops >= 2,
+        // `G` + 8 bytes + `.` is a valid pickle of one float, and also how "Git v2.23.4
+        // Release Notes" starts. A pickle that imports and calls nothing is harmless data, so
+        // a short one counts only when STOP ends the data exactly.
+        Ok(_) => {
+            !vm.out.calls.is_empty()
+                || vm.out.persistent_id_count > 0
+                || dec.offset() == prefix.len() as u64
+        }
         Err(e) => match e.kind {
             ErrorKind::Truncated(_) => ops >= 5,
             ErrorKind::Limit(_) => true,
