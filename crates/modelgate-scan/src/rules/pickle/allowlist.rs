@@ -308,16 +308,6 @@ pub(crate) const SAFE: &[(&str, &str, &str)] = &[
         "NumpyArrayWrapper",
         "array placeholder (old sklearn-vendored joblib)",
     ),
-    (
-        "joblib.numpy_pickle_compat",
-        "NDArrayWrapper",
-        "array placeholder (joblib < 0.10)",
-    ),
-    (
-        "joblib.numpy_pickle_compat",
-        "ZNDArrayWrapper",
-        "array placeholder (joblib < 0.10)",
-    ),
     // Standard-library helpers and value types.
     (
         "copyreg",
@@ -438,6 +428,38 @@ pub(crate) const LIBRARY_REBUILDERS: &[(&str, &str, &str)] = &[
         "sklearn.metrics._dist_metrics",
         "newObj",
         "Cython cls.__new__(cls)",
+    ),
+    // joblib < 0.10 wrote arrays to sibling files; on load the wrapper opens the file its state
+    // names (relative to the pickle) with allow_pickle=True. The sibling is scanned on its own.
+    (
+        "joblib.numpy_pickle",
+        "NDArrayWrapper",
+        "joblib < 0.10 array in a sibling .npy named by its state",
+    ),
+    (
+        "joblib.numpy_pickle",
+        "ZNDArrayWrapper",
+        "joblib < 0.10 array in a sibling zlib file named by its state",
+    ),
+    (
+        "joblib.numpy_pickle_compat",
+        "NDArrayWrapper",
+        "joblib < 0.10 array in a sibling .npy named by its state",
+    ),
+    (
+        "joblib.numpy_pickle_compat",
+        "ZNDArrayWrapper",
+        "joblib < 0.10 array in a sibling zlib file named by its state",
+    ),
+    (
+        "sklearn.externals.joblib.numpy_pickle",
+        "NDArrayWrapper",
+        "old sklearn-vendored joblib sibling-file array",
+    ),
+    (
+        "sklearn.externals.joblib.numpy_pickle",
+        "ZNDArrayWrapper",
+        "old sklearn-vendored joblib sibling-file array",
     ),
 ];
 

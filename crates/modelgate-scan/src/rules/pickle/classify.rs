@@ -153,6 +153,12 @@ pub fn classify(module: &str, name: &str) -> Class {
     if SAFE.iter().any(|(m, n, _)| *m == module && *n == name) {
         return Class::Safe;
     }
+    if LIBRARY_REBUILDERS
+        .iter()
+        .any(|(m, n, _)| *m == module && *n == name)
+    {
+        return Class::LibraryRebuilder;
+    }
     let name_segments: Vec<&str> = name.split('.').collect();
     if let Some(d) = name_segments.iter().find(|s| is_dunder(s)) {
         return Class::Dangerous(format!(
@@ -232,12 +238,7 @@ pub fn classify(module: &str, name: &str) -> Class {
     }
     let cython_unpickle = last.starts_with("__pyx_unpickle_");
     let sklearn_loss = module == "sklearn._loss._loss" && last.starts_with("Cy");
-    if cython_unpickle
-        || sklearn_loss
-        || LIBRARY_REBUILDERS
-            .iter()
-            .any(|(m, n, _)| *m == module && *n == name)
-    {
+    if cython_unpickle || sklearn_loss {
         return Class::LibraryRebuilder;
     }
     if name_segments.len() > 1 {
@@ -347,6 +348,11 @@ mod tests {
             Class::RebuildSafe
         );
         assert_eq!(class("sklearn.tree._tree", "Tree"), Class::LibraryRebuilder);
+        assert_eq!(
+            class("joblib.numpy_pickle", "NDArrayWrapper"),
+            Class::LibraryRebuilder
+        );
+        assert!(matches!(class("joblib", "load"), Class::Dangerous(_)));
         assert_eq!(
             class("sklearn._loss._loss", "CyHalfBinomialLoss"),
             Class::LibraryRebuilder
