@@ -274,6 +274,42 @@ pub(crate) const DANGEROUS_MODULES: &[(&str, &str)] = &[
     ("pandas.eval", "evaluates expressions"),
     ("keras.utils.get_file", "downloads files"),
     ("tensorflow.io", "file I/O"),
+    // Further vectors from picklescan's and fickling's lists and advisories.
+    (
+        "mailcap",
+        "mailcap.findmatch runs the matching entry's test command",
+    ),
+    ("_pyrepl", "the interactive console runs code"),
+    ("filecmp", "reads files"),
+    ("syslog", "writes the system log"),
+    ("smtpd", "mail server"),
+    ("wsgiref", "HTTP server"),
+    ("cgi", "reads the request environment and files"),
+    (
+        "torch.utils._config_module",
+        "ConfigModule.load_config unpickles",
+    ),
+    ("torch.utils.bottleneck", "runs profilers over code"),
+    (
+        "torch.utils.data.datapipes",
+        "decoders unpickle and open files",
+    ),
+    (
+        "keras.models",
+        "load_model runs Lambda layers and custom objects",
+    ),
+    (
+        "keras.saving",
+        "load_model runs Lambda layers and custom objects",
+    ),
+    (
+        "tensorflow.keras.models",
+        "load_model runs Lambda layers and custom objects",
+    ),
+    (
+        "tensorflow.saved_model",
+        "loads graphs with file and network ops",
+    ),
 ];
 
 /// Exact `module.name` pairs (after Python 2 name mapping) outside the modules above.
@@ -342,6 +378,14 @@ pub(crate) const DANGEROUS_TRAVERSAL_NAMES: &[&str] = &[
     "open",
     "globals",
     "modules",
+    "from_pretrained",
+    "load_model",
+    "load_config",
+    "runcode",
+    "runcommand",
+    "resolve_name",
+    "execWrapper",
+    "compile_file",
 ];
 
 /// Modules mixing harmless and dangerous members (torch's native bindings hold both

@@ -196,6 +196,43 @@ fn denylisted_callables_are_critical_however_named() {
         ("tempfile", "mkstemp", "tempfile.mkstemp"),
         ("pkgutil", "resolve_name", "pkgutil.resolve_name"),
         ("copyreg", "add_extension", "copyreg.add_extension"),
+        (
+            "code",
+            "InteractiveInterpreter.runcode",
+            "code.InteractiveInterpreter.runcode",
+        ),
+        (
+            "idlelib.pyshell",
+            "ModifiedInterpreter.runcode",
+            "idlelib.pyshell.ModifiedInterpreter.runcode",
+        ),
+        ("trace", "Trace.runctx", "trace.Trace.runctx"),
+        (
+            "torch.utils._config_module",
+            "ConfigModule.load_config",
+            "torch.utils._config_module.ConfigModule.load_config",
+        ),
+        (
+            "torch._inductor.codecache",
+            "compile_file",
+            "torch._inductor.codecache.compile_file",
+        ),
+        (
+            "torch.utils.data.datapipes.utils.decoder",
+            "basichandlers",
+            "torch.utils.data.datapipes.utils.decoder.basichandlers",
+        ),
+        ("mailcap", "findmatch", "mailcap.findmatch"),
+        ("imaplib", "IMAP4_stream", "imaplib.IMAP4_stream"),
+        ("logging", "FileHandler", "logging.FileHandler"),
+        ("requests.api", "get", "requests.api.get"),
+        ("aiohttp", "request", "aiohttp.request"),
+        ("_io", "FileIO", "_io.FileIO"),
+        (
+            "mylib",
+            "Loader.from_pretrained",
+            "mylib.Loader.from_pretrained",
+        ),
         ("mylib.compat", "system", "mylib.compat.system"),
         ("mylib.compat", "os", "mylib.compat.os"),
     ];
@@ -798,6 +835,25 @@ fn enum_members_are_medium_not_high() {
         &bytes,
         RuleId::PickleUnknownCallableInvoked,
         "mylib.Runner",
+        Severity::High,
+    );
+}
+
+#[test]
+fn build_slotstate_then_stack_global_from_attributes() {
+    // modelscan#85: BUILD sets numpy.prod.a = 'os' and numpy.prod.b = 'system', then
+    // STACK_GLOBAL takes its operands from GLOBAL numpy prod.a / prod.b through the memo.
+    let bytes = b"\x80\x05cnumpy\nprod\nN(Va\nVos\nd\x86bN(Vb\nVsystem\nd\x86b0cnumpy\nprod.a\np0\ncnumpy\nprod.b\np1\n00g0\ng1\n\x93Vecho pwned\n\x85R.";
+    expect(
+        bytes,
+        RuleId::PickleDangerousCallable,
+        "numpy.prod",
+        Severity::Critical,
+    );
+    expect(
+        bytes,
+        RuleId::PickleUnresolvedCallable,
+        "<unresolved>",
         Severity::High,
     );
 }
