@@ -50,8 +50,9 @@ pub enum Arg {
     Int(i64),
     /// `I01\n` / `I00\n`.
     Bool(bool),
-    /// An integer that does not fit in `i64`.
-    Long(LongValue),
+    /// An integer that does not fit in `i64` (boxed: rare, and it would double the size of
+    /// every decoded opcode).
+    Long(Box<LongValue>),
     /// A float.
     Float(f64),
     /// Text (`UNICODE`, `BINUNICODE*`), decoded; possibly only a prefix (see `Blob`).
@@ -60,8 +61,8 @@ pub enum Arg {
     Str8(Blob),
     /// Bytes (`BINBYTES*`, `BYTEARRAY8`).
     Bytes(Blob),
-    /// Module and name (`GLOBAL`, `INST`).
-    Pair(String, String),
+    /// Module and name (`GLOBAL`, `INST`), boxed to keep [`Arg`] small.
+    Pair(Box<(String, String)>),
     /// A persistent id string (`PERSID`).
     PersId(String),
     /// A memo index (`GET`, `PUT` and their binary forms).
@@ -87,7 +88,7 @@ impl fmt::Display for Arg {
             Arg::Float(v) => write!(f, "{v:?}"),
             Arg::Text(b) => write_blob(f, b, ""),
             Arg::Str8(b) | Arg::Bytes(b) => write_blob(f, b, "b"),
-            Arg::Pair(m, n) => write!(f, "{} {}", quote(m), quote(n)),
+            Arg::Pair(p) => write!(f, "{} {}", quote(&p.0), quote(&p.1)),
             Arg::PersId(p) => f.write_str(&quote(p)),
             Arg::Memo(i) => write!(f, "{i}"),
             Arg::Proto(p) => write!(f, "{p}"),
@@ -301,15 +302,15 @@ impl<R: Read> Decoder<R> {
                     match parse_int_text(t) {
                         Some(v) => match i64::try_from(v) {
                             Ok(v) => Arg::Int(v),
-                            Err(_) => Arg::Long(LongValue {
+                            Err(_) => Arg::Long(Box::new(LongValue {
                                 value: Some(v),
                                 width: t.len() as u64,
-                            }),
+                            })),
                         },
-                        None if is_decimal(t) => Arg::Long(LongValue {
+                        None if is_decimal(t) => Arg::Long(Box::new(LongValue {
                             value: None,
                             width: t.len() as u64,
-                        }),
+                        })),
                         None => {
                             return Err(Self::bad(at, op, format!("not an integer: {}", quote(t))));
                         }
@@ -335,15 +336,15 @@ impl<R: Read> Decoder<R> {
                 match parse_int_text(t) {
                     Some(v) => match i64::try_from(v) {
                         Ok(v) => Arg::Int(v),
-                        Err(_) => Arg::Long(LongValue {
+                        Err(_) => Arg::Long(Box::new(LongValue {
                             value: Some(v),
                             width: t.len() as u64,
-                        }),
+                        })),
                     },
-                    None if is_decimal(t) => Arg::Long(LongValue {
+                    None if is_decimal(t) => Arg::Long(Box::new(LongValue {
                         value: None,
                         width: t.len() as u64,
-                    }),
+                    })),
                     None => return Err(Self::bad(at, op, format!("not an integer: {}", quote(t)))),
                 }
             }
@@ -401,7 +402,7 @@ impl<R: Read> Decoder<R> {
                     .map_err(|_| Self::bad(at, op, "module name is not UTF-8"))?;
                 let name = std::str::from_utf8(&self.line)
                     .map_err(|_| Self::bad(at, op, "name is not UTF-8"))?;
-                Arg::Pair(module.to_owned(), name.to_owned())
+                Arg::Pair(Box::new((module.to_owned(), name.to_owned())))
             }
             ArgKind::Long1 => {
                 let n = u64::from(self.input.byte().map_err(e)?);
@@ -463,10 +464,10 @@ impl<R: Read> Decoder<R> {
             return Ok(Arg::Int(0));
         }
         if n > 16 {
-            return Ok(Arg::Long(LongValue {
+            return Ok(Arg::Long(Box::new(LongValue {
                 value: None,
                 width: n,
-            }));
+            })));
         }
         let negative = data.last().is_some_and(|b| b & 0x80 != 0);
         let mut raw = [if negative { 0xff } else { 0 }; 16];
@@ -474,10 +475,10 @@ impl<R: Read> Decoder<R> {
         let v = i128::from_le_bytes(raw);
         Ok(match i64::try_from(v) {
             Ok(v) => Arg::Int(v),
-            Err(_) => Arg::Long(LongValue {
+            Err(_) => Arg::Long(Box::new(LongValue {
                 value: Some(v),
                 width: n,
-            }),
+            })),
         })
     }
 
@@ -707,10 +708,10 @@ mod tests {
         assert_eq!(got[1].2, Arg::Bool(false));
         assert_eq!(
             got[2].2,
-            Arg::Long(LongValue {
+            Arg::Long(Box::new(LongValue {
                 value: Some(1i128 << 70),
                 width: 22
-            })
+            }))
         );
         assert_eq!(got[3].2, Arg::Float(1.5));
         assert_eq!(
@@ -771,10 +772,10 @@ mod tests {
         let got = ops(b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.");
         assert_eq!(
             got[1].2,
-            Arg::Long(LongValue {
+            Arg::Long(Box::new(LongValue {
                 value: Some(0x1950_a86a_20f9_469c_fc6c),
                 width: 10
-            })
+            }))
         );
         // A frame of 3 bytes containing an opcode that crosses its end.
         let mut d = Disassembler::new(

@@ -55,10 +55,16 @@ impl<R: Read> Input<R> {
     }
 
     /// Refills the buffer; returns false at end of stream.
+    #[inline]
     fn fill(&mut self) -> Result<bool, InputError> {
         if self.start < self.end {
             return Ok(true);
         }
+        self.refill()
+    }
+
+    #[cold]
+    fn refill(&mut self) -> Result<bool, InputError> {
         if self.eof {
             return Ok(false);
         }
@@ -121,7 +127,19 @@ impl<R: Read> Input<R> {
         Ok(n)
     }
 
+    #[inline]
     pub(crate) fn byte(&mut self) -> Result<u8, InputError> {
+        if self.start < self.end && self.offset < self.budget_end {
+            let b = self.buf[self.start];
+            self.start += 1;
+            self.offset += 1;
+            return Ok(b);
+        }
+        self.byte_slow()
+    }
+
+    #[cold]
+    fn byte_slow(&mut self) -> Result<u8, InputError> {
         self.check_budget(1)?;
         if !self.fill()? {
             return Err(InputError::Eof);
@@ -133,8 +151,25 @@ impl<R: Read> Input<R> {
     }
 
     /// Exactly `N` bytes (N is small: an integer argument).
+    #[inline]
     pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], InputError> {
         let mut out = [0u8; N];
+        let fits_budget = self
+            .offset
+            .checked_add(N as u64)
+            .is_some_and(|end| end <= self.budget_end);
+        if fits_budget {
+            if let Some(src) = self
+                .buf
+                .get(self.start..self.start + N)
+                .filter(|_| self.start + N <= self.end)
+            {
+                out.copy_from_slice(src);
+                self.start += N;
+                self.offset += N as u64;
+                return Ok(out);
+            }
+        }
         self.read_exact(&mut out)?;
         Ok(out)
     }

@@ -938,3 +938,26 @@ fn sniff_survey() {
     }
     println!("{hits} of {files} files sniff as pickles");
 }
+
+/// Throughput on a file: `PICKLE_FILE=… cargo test -p modelgate-formats --release -- --ignored
+/// throughput_file --nocapture` (reads through a buffered file reader, as the scanner does).
+#[test]
+#[ignore = "prints throughput for $PICKLE_FILE"]
+fn throughput_file() {
+    use std::time::Instant;
+    let path = std::env::var("PICKLE_FILE").unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    let len = file.metadata().unwrap().len();
+    let t = Instant::now();
+    let a = analyze(std::io::BufReader::new(file), &Limits::default());
+    let secs = t.elapsed().as_secs_f64();
+    #[allow(clippy::cast_precision_loss)]
+    let mb = len as f64 / 1e6;
+    println!(
+        "{path}: {mb:.1} MB, {} ops, {} sites, error {:?}, in {secs:.3}s = {:.0} MB/s",
+        a.ops,
+        a.calls.len(),
+        a.error,
+        mb / secs
+    );
+}

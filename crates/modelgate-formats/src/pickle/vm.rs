@@ -224,6 +224,7 @@ impl<'a> Vm<'a> {
 
     // ----- arena, targets, sites -------------------------------------------------------
 
+    #[inline]
     fn alloc(&mut self, at: u64, node: Node) -> Result<Val, PickleError> {
         self.charge(at, 1)?;
         let idx = u32::try_from(self.nodes.len()).map_err(|_| limit(at, "symbolic value"))?;
@@ -487,6 +488,7 @@ impl<'a> Vm<'a> {
         self.marks.last().copied().unwrap_or(0)
     }
 
+    #[inline]
     fn push(&mut self, at: u64, v: Val) -> Step {
         if self.stack.len() + self.marks.len() >= self.limits.max_pickle_stack {
             return Err(limit(at, "stack depth"));
@@ -495,6 +497,7 @@ impl<'a> Vm<'a> {
         Ok(())
     }
 
+    #[inline]
     fn pop(&mut self, at: u64, op: Opcode) -> Result<Val, PickleError> {
         if self.stack.len() <= self.fence() {
             return Err(underflow(at, op));
@@ -533,6 +536,44 @@ impl<'a> Vm<'a> {
             Some(Node::Seq { items, .. }) => items.extend(new),
             Some(Node::Obj { items, .. }) => items.get_or_insert_with(Box::default).extend(new),
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// APPENDS / ADDITEMS / SETITEMS without a temporary vector: moves the items above the
+    /// last mark straight into the container below it.
+    fn extend_from_mark(&mut self, at: u64, op: Opcode, pairs: bool) -> Step {
+        let Some(mark) = self.marks.pop() else {
+            return Err(PickleError::new(
+                at,
+                ErrorKind::StackUnderflow(format!("{} could not find MARK", op.name())),
+            ));
+        };
+        let mark = mark.min(self.stack.len());
+        let n = self.stack.len() - mark;
+        if pairs && n % 2 != 0 {
+            return Err(invalid(at, "odd number of items for SETITEMS"));
+        }
+        if mark <= self.fence() {
+            return Err(underflow(at, op));
+        }
+        let target = self
+            .stack
+            .get(mark - 1)
+            .copied()
+            .ok_or_else(|| underflow(at, op))?;
+        self.charge(at, n)?;
+        let Self { stack, nodes, .. } = self;
+        let drained = stack.drain(mark..);
+        match target {
+            Val::Node(i) => match nodes.get_mut(i as usize) {
+                Some(Node::Seq { items, .. }) => items.extend(drained),
+                Some(Node::Obj { items, .. }) => {
+                    items.get_or_insert_with(Box::default).extend(drained)
+                }
+                _ => drop(drained),
+            },
+            _ => drop(drained),
         }
         Ok(())
     }
@@ -705,7 +746,7 @@ impl<'a> Vm<'a> {
                 let v = match arg {
                     Arg::Int(i) => Val::Int(i),
                     Arg::Bool(b) => Val::Bool(b),
-                    Arg::Long(l) => self.alloc(at, Node::Long(Box::new(l)))?,
+                    Arg::Long(l) => self.alloc(at, Node::Long(l))?,
                     _ => Val::None,
                 };
                 self.push(at, v)?;
@@ -771,6 +812,9 @@ impl<'a> Vm<'a> {
                 self.trace_mutation(list, "append", &[v]);
                 self.extend_container(at, list, vec![v])?;
             }
+            O::Appends | O::AddItems if self.trace.is_none() => {
+                self.extend_from_mark(at, op, false)?;
+            }
             O::Appends | O::AddItems => {
                 let items = self.pop_mark(at, op)?;
                 let list = self.top(at, op)?;
@@ -784,6 +828,9 @@ impl<'a> Vm<'a> {
                 let d = self.top(at, op)?;
                 self.trace_mutation(d, "__setitem__", &[k, v]);
                 self.extend_container(at, d, vec![k, v])?;
+            }
+            O::SetItems if self.trace.is_none() => {
+                self.extend_from_mark(at, op, true)?;
             }
             O::SetItems => {
                 let items = self.pop_mark(at, op)?;
@@ -861,7 +908,8 @@ impl<'a> Vm<'a> {
                 self.memo.put(idx, v);
             }
             O::Global => {
-                if let Arg::Pair(module, name) = arg {
+                if let Arg::Pair(pair) = arg {
+                    let (module, name) = *pair;
                     // Sniffing: a name no module can have fails `find_class` before anything
                     // runs, so such text is not a pickle worth scanning ("class X(Base): …").
                     if self.mode == Mode::Sniff && !(importable(&module) && importable(&name)) {
@@ -915,7 +963,8 @@ impl<'a> Vm<'a> {
             }
             O::Inst => {
                 let items = self.pop_mark(at, op)?;
-                if let Arg::Pair(module, name) = arg {
+                if let Arg::Pair(pair) = arg {
+                    let (module, name) = *pair;
                     if self.mode == Mode::Sniff && !(importable(&module) && importable(&name)) {
                         return Err(invalid(at, "not an importable name"));
                     }
