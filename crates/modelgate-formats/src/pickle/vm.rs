@@ -569,7 +569,7 @@ impl<'a> Vm<'a> {
             Val::Node(i) => match nodes.get_mut(i as usize) {
                 Some(Node::Seq { items, .. }) => items.extend(drained),
                 Some(Node::Obj { items, .. }) => {
-                    items.get_or_insert_with(Box::default).extend(drained)
+                    items.get_or_insert_with(Box::default).extend(drained);
                 }
                 _ => drop(drained),
             },
