@@ -254,6 +254,13 @@ impl<R: Read> Input<R> {
         self.payload(len, 0, &mut none)
     }
 
+    /// [`Input::skip_raw`], keeping the bytes (the caller has capped `len`).
+    pub(crate) fn skip_raw_keep(&mut self, len: u64, out: &mut Vec<u8>) -> Result<(), InputError> {
+        self.budget_end = self.budget_end.saturating_add(len);
+        out.clear();
+        self.payload(len, usize::try_from(len).unwrap_or(usize::MAX), out)
+    }
+
     /// Consumes everything left, returning how many bytes that was.
     pub(crate) fn drain(&mut self) -> Result<u64, InputError> {
         let mut total = 0u64;

@@ -961,3 +961,47 @@ fn throughput_file() {
         mb / secs
     );
 }
+
+#[test]
+fn joblib_array_data_that_is_a_pickle_is_checked() {
+    // joblib < 1.2 layout (no padding byte): a uint8 array whose bytes are opcodes. joblib
+    // reads them as data; plain pickle.load would run them.
+    let payload = P::new()
+        .proto(2)
+        .global("os", "system")
+        .s("id")
+        .tuple1()
+        .reduce()
+        .stop()
+        .done();
+    let n = u8::try_from(payload.len()).unwrap();
+    let bytes = P::new()
+        .proto(4)
+        .sglobal("joblib.numpy_pickle", "NumpyArrayWrapper")
+        .empty_tuple()
+        .op(0x81)
+        .op(b'}')
+        .mark()
+        .s("shape")
+        .int(n)
+        .tuple1()
+        .s("order")
+        .s("C")
+        .s("dtype")
+        .sglobal("numpy", "dtype")
+        .s("u1")
+        .op(0x89)
+        .op(0x88)
+        .op(0x87)
+        .reduce()
+        .op(b'u')
+        .build()
+        .raw(&payload)
+        .stop()
+        .done();
+    let a = run(&bytes);
+    clean(&a);
+    assert_eq!(a.joblib.as_ref().map(|j| j.arrays), Some(1));
+    assert_eq!(a.embedded.len(), 1);
+    assert_eq!(a.embedded[0].data, payload);
+}

@@ -1265,12 +1265,27 @@ impl<'a> Vm<'a> {
             .checked_mul(itemsize)
             .ok_or_else(|| bad("array size overflows"))?;
         let data_at = dec.offset();
-        dec.input.skip_raw(size).map_err(|_| {
+        let truncated = |_| {
             PickleError::new(
                 data_at,
                 ErrorKind::Truncated(format!("joblib array data ({size} bytes declared)")),
             )
-        })?;
+        };
+        // joblib reads these bytes as array data, but plain `pickle.load` of the same file
+        // would run them as opcodes: array data that looks like a pickle is kept and checked
+        // like an embedded pickle.
+        let mut probe = [0u8; 64];
+        let n = dec.input.peek_into(&mut probe).unwrap_or(0);
+        let cap = self.limits.max_pickle_value_bytes as u64;
+        if size > 0 && size <= cap && super::sniff(&probe[..n.min(size as usize)]) {
+            let mut data = Vec::new();
+            dec.input
+                .skip_raw_keep(size, &mut data)
+                .map_err(truncated)?;
+            self.check_embedded(data_at, &data);
+        } else {
+            dec.input.skip_raw(size).map_err(truncated)?;
+        }
         total += size;
         if let Some(j) = self.out.joblib.as_mut() {
             j.arrays += 1;

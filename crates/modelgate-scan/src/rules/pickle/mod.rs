@@ -350,7 +350,7 @@ fn report_embedded(ctx: &mut Ctx<'_>, analysis: &Analysis) {
         };
         let member = format!("<embedded pickle @{:#x}>", e.offset);
         let message = format!(
-            "a {}-byte constant at offset {:#x} is itself a pickle and {what}; its findings are listed under `{member}`",
+            "the {}-byte value at offset {:#x} (a constant, or joblib array data that plain pickle.load would run) is itself a pickle and {what}; its findings are listed under `{member}`",
             e.data.len(),
             e.offset,
         );
