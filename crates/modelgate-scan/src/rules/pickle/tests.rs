@@ -325,6 +325,18 @@ fn getattr_chains_report_both_callables() {
         "builtins.__import__",
         Severity::Critical,
     );
+    // getattr(__import__('builtins'), 'eval')('1')
+    let bytes = P::default()
+        .proto(4)
+        .sglobal("builtins", "getattr")
+        .sglobal("builtins", "__import__")
+        .call1("builtins")
+        .s("eval")
+        .raw(&[0x86, b'R'])
+        .call1("1")
+        .stop();
+    let f = expect(&bytes, RuleId::PickleDangerousCallable, "builtins.eval", Severity::Critical);
+    assert!(f.message.contains("via builtins.getattr"), "{}", f.message);
     // getattr(<safe global>, 'eval'): the attribute path is what gets called.
     let bytes = P::default()
         .proto(4)
