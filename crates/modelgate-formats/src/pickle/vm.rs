@@ -101,6 +101,44 @@ pub(crate) enum Node {
     },
 }
 
+/// Nodes in fixed-size chunks: growing never moves or copies existing nodes (a doubling
+/// `Vec` would copy the whole arena and fault in twice the memory).
+#[derive(Default)]
+struct Arena {
+    chunks: Vec<Vec<Node>>,
+    len: u32,
+}
+
+const CHUNK_BITS: u32 = 12;
+const CHUNK: usize = 1 << CHUNK_BITS;
+
+impl Arena {
+    fn push(&mut self, node: Node) -> Option<u32> {
+        let idx = self.len;
+        let next = idx.checked_add(1)?;
+        if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        self.chunks.last_mut()?.push(node);
+        self.len = next;
+        Some(idx)
+    }
+
+    #[inline]
+    fn get(&self, i: u32) -> Option<&Node> {
+        self.chunks
+            .get((i >> CHUNK_BITS) as usize)?
+            .get(i as usize & (CHUNK - 1))
+    }
+
+    #[inline]
+    fn get_mut(&mut self, i: u32) -> Option<&mut Node> {
+        self.chunks
+            .get_mut((i >> CHUNK_BITS) as usize)?
+            .get_mut(i as usize & (CHUNK - 1))
+    }
+}
+
 #[derive(Default)]
 struct Memo {
     dense: Vec<Option<Val>>,
@@ -147,7 +185,7 @@ pub(crate) struct Vm<'a> {
     limits: &'a Limits,
     mode: Mode,
     should_stop: Option<&'a dyn Fn() -> bool>,
-    pub(crate) nodes: Vec<Node>,
+    nodes: Arena,
     values: usize,
     stack: Vec<Val>,
     marks: Vec<usize>,
@@ -167,6 +205,8 @@ pub(crate) struct Vm<'a> {
     saw_proto: bool,
     /// Set once the first pickle turned out to be torch's legacy magic number.
     legacy: bool,
+    /// The shared `()` node.
+    empty_tuple: Option<Val>,
     pub(crate) trace: Option<Trace>,
 }
 
@@ -201,7 +241,7 @@ impl<'a> Vm<'a> {
             limits,
             mode,
             should_stop,
-            nodes: Vec::new(),
+            nodes: Arena::default(),
             values: 0,
             stack: Vec::new(),
             marks: Vec::new(),
@@ -218,6 +258,7 @@ impl<'a> Vm<'a> {
             legacy_keys: None,
             saw_proto: false,
             legacy: false,
+            empty_tuple: None,
             trace: None,
         }
     }
@@ -227,8 +268,10 @@ impl<'a> Vm<'a> {
     #[inline]
     fn alloc(&mut self, at: u64, node: Node) -> Result<Val, PickleError> {
         self.charge(at, 1)?;
-        let idx = u32::try_from(self.nodes.len()).map_err(|_| limit(at, "symbolic value"))?;
-        self.nodes.push(node);
+        let idx = self
+            .nodes
+            .push(node)
+            .ok_or_else(|| limit(at, "symbolic value"))?;
         Ok(Val::Node(idx))
     }
 
@@ -242,14 +285,14 @@ impl<'a> Vm<'a> {
 
     pub(crate) fn node(&self, v: Val) -> Option<&Node> {
         match v {
-            Val::Node(i) => self.nodes.get(i as usize),
+            Val::Node(i) => self.nodes.get(i),
             _ => None,
         }
     }
 
     fn node_mut(&mut self, v: Val) -> Option<&mut Node> {
         match v {
-            Val::Node(i) => self.nodes.get_mut(i as usize),
+            Val::Node(i) => self.nodes.get_mut(i),
             _ => None,
         }
     }
@@ -533,7 +576,7 @@ impl<'a> Vm<'a> {
     fn extend_container(&mut self, at: u64, target: Val, new: Vec<Val>) -> Step {
         self.charge(at, new.len())?;
         match self.node_mut(target) {
-            Some(Node::Seq { items, .. }) => items.extend(new),
+            Some(Node::Seq { kind, items }) if *kind != SeqKind::Tuple => items.extend(new),
             Some(Node::Obj { items, .. }) => items.get_or_insert_with(Box::default).extend(new),
             _ => {}
         }
@@ -566,8 +609,8 @@ impl<'a> Vm<'a> {
         let Self { stack, nodes, .. } = self;
         let drained = stack.drain(mark..);
         match target {
-            Val::Node(i) => match nodes.get_mut(i as usize) {
-                Some(Node::Seq { items, .. }) => items.extend(drained),
+            Val::Node(i) => match nodes.get_mut(i) {
+                Some(Node::Seq { kind, items }) if *kind != SeqKind::Tuple => items.extend(drained),
                 Some(Node::Obj { items, .. }) => {
                     items.get_or_insert_with(Box::default).extend(drained);
                 }
@@ -795,7 +838,15 @@ impl<'a> Vm<'a> {
                 self.push(at, v)?;
             }
             O::EmptyTuple => {
-                let v = self.seq(at, SeqKind::Tuple, Vec::new())?;
+                // Immutable and frequent (every `OrderedDict()` call): one shared node.
+                let v = match self.empty_tuple {
+                    Some(v) => v,
+                    None => {
+                        let v = self.seq(at, SeqKind::Tuple, Vec::new())?;
+                        self.empty_tuple = Some(v);
+                        v
+                    }
+                };
                 self.push(at, v)?;
             }
             O::EmptyDict => {

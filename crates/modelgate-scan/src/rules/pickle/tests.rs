@@ -335,7 +335,12 @@ fn getattr_chains_report_both_callables() {
         .raw(&[0x86, b'R'])
         .call1("1")
         .stop();
-    let f = expect(&bytes, RuleId::PickleDangerousCallable, "builtins.eval", Severity::Critical);
+    let f = expect(
+        &bytes,
+        RuleId::PickleDangerousCallable,
+        "builtins.eval",
+        Severity::Critical,
+    );
     assert!(f.message.contains("via builtins.getattr"), "{}", f.message);
     // getattr(<safe global>, 'eval'): the attribute path is what gets called.
     let bytes = P::default()
