@@ -7,7 +7,7 @@ use std::io::Read;
 
 use modelgate_core::Limits;
 
-use super::input::{Input, InputError};
+use super::input::{Input, InputError, Source, Streaming};
 use super::opcodes::{ArgKind, Opcode};
 use super::{ErrorKind, PickleError};
 
@@ -180,7 +180,7 @@ fn input_err(offset: u64, e: InputError, what: &str) -> PickleError {
     }
 }
 
-impl<R: Read> Decoder<R> {
+impl<R: Source> Decoder<R> {
     pub(crate) fn new(reader: R, limits: &Limits) -> Self {
         Self::with_buffer(reader, limits, usize::MAX)
     }
@@ -639,7 +639,7 @@ pub(crate) fn raw_unicode_escape_decode(s: &[u8]) -> Result<String, String> {
 /// pickle, the end of the stream, or the first error (yielded once, then the iteration ends).
 /// Concatenated pickles are listed one after the other.
 pub struct Disassembler<R> {
-    decoder: Decoder<R>,
+    decoder: Decoder<Streaming<R>>,
     ops_left: u64,
     done: bool,
 }
@@ -648,7 +648,7 @@ impl<R: Read> Disassembler<R> {
     /// A disassembler over `reader`, bounded by `limits` (bytes, ops, value sizes).
     pub fn new(reader: R, limits: &Limits) -> Self {
         Disassembler {
-            decoder: Decoder::new(reader, limits),
+            decoder: Decoder::new(Streaming(reader), limits),
             ops_left: limits.max_pickle_ops,
             done: false,
         }

@@ -53,11 +53,12 @@ use std::io::Read;
 
 use modelgate_core::Limits;
 
-pub use decompile::{Explained, decompile, explain_stream, listing};
+pub use decompile::{Explained, decompile, explain_source, explain_stream, listing};
 pub use disasm::{Arg, Blob, Disassembler, LongValue};
 pub use opcodes::{ArgKind, Opcode};
 
-use crate::{ByteSource, SourceReader};
+use crate::ByteSource;
+use input::{RandomAccess, Streaming};
 
 /// Why a pickle could not be analysed to the end, with the offset of the opcode concerned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -329,12 +330,14 @@ pub fn analyze<R: Read>(reader: R, limits: &Limits) -> Analysis {
 
 /// [`analyze`] with options.
 pub fn analyze_with<R: Read>(reader: R, limits: &Limits, options: &Options<'_>) -> Analysis {
-    vm::run(reader, limits, options, true, None)
+    vm::run(Streaming(reader), limits, options, true, None)
 }
 
-/// [`analyze`] over a random-access source, read sequentially through a buffer.
+/// [`analyze`] over a random-access source: read sequentially through a buffer, with raw data
+/// (joblib arrays, legacy torch storages, long skipped values, trailing bytes) skipped by
+/// position instead of read.
 pub fn analyze_source(source: &dyn ByteSource, limits: &Limits, options: &Options<'_>) -> Analysis {
-    analyze_with(SourceReader::new(source), limits, options)
+    vm::run(RandomAccess::new(source), limits, options, true, None)
 }
 
 /// True when `prefix` plausibly starts a pickle stream: `PROTO` (`0x80`) with a protocol the

@@ -515,6 +515,9 @@ fn legacy_torch_layout_is_walked_exactly() {
     assert_eq!(l.bytes, 32);
     assert!(a.trailing.is_none());
     assert!(a.persistent_ids[0].torch_storage);
+    // Random access skips the storage data by position and agrees with streaming.
+    let by_source = analyze_source(&file.as_slice(), &Limits::default(), &Options::default());
+    assert_eq!(by_source, a);
     // Extra bytes after the storages are trailing data.
     let mut more = file.clone();
     more.extend_from_slice(b"hidden");
@@ -705,6 +708,21 @@ fn a_huge_declared_value_is_streamed_not_allocated() {
     let a = analyze(bytes.as_slice(), &limits);
     clean(&a);
     assert_eq!(a.bytes, bytes.len() as u64);
+    let b = analyze_source(&bytes.as_slice(), &limits, &Options::default());
+    assert_eq!(a, b);
+    // A declared length past the end is truncation, whichever way the bytes are skipped.
+    let cut = &bytes[..bytes.len() - 10];
+    let e = analyze_source(&cut, &limits, &Options::default()).error;
+    assert!(
+        matches!(
+            e,
+            Some(PickleError {
+                kind: ErrorKind::Truncated(_),
+                ..
+            })
+        ),
+        "{e:?}"
+    );
     let text = decompile(bytes.as_slice(), &limits);
     assert!(text.contains("(3145728 bytes)"), "{text}");
 }

@@ -1,10 +1,9 @@
 //! Raw data that follows pickle opcodes in known layouts: joblib's array data after each
 //! `NumpyArrayWrapper`, and the storages after a legacy `torch.save` file's five pickles.
 
-use std::io::Read;
-
 use super::{Node, Step, Val, Vm};
 use crate::pickle::disasm::Decoder;
+use crate::pickle::input::Source;
 use crate::pickle::{ErrorKind, Joblib, LegacyTorch, PickleError, Target, Trailing};
 
 impl Vm<'_> {
@@ -49,7 +48,7 @@ impl Vm<'_> {
 
     /// Skips the raw array bytes joblib wrote after a `NumpyArrayWrapper`, exactly as
     /// `NumpyArrayWrapper.read_array` reads them.
-    pub(super) fn joblib_array<R: Read>(
+    pub(super) fn joblib_array<R: Source>(
         &mut self,
         dec: &mut Decoder<R>,
         at: u64,
@@ -191,7 +190,7 @@ impl Vm<'_> {
 
     /// Walks the raw storage data after a legacy `torch.save`'s five pickles: for each key of
     /// the last pickle, an 8-byte little-endian element count and that many elements.
-    pub(super) fn legacy_storages<R: Read>(&mut self, dec: &mut Decoder<R>, start: u64) {
+    pub(super) fn legacy_storages<R: Source>(&mut self, dec: &mut Decoder<R>, start: u64) {
         let keys = self.legacy_keys.take().unwrap_or_default();
         let mut info = LegacyTorch {
             offset: start,
@@ -242,7 +241,7 @@ impl Vm<'_> {
         self.out.legacy_torch = Some(info);
     }
 
-    pub(super) fn trailing<R: Read>(&mut self, dec: &mut Decoder<R>, start: u64) {
+    pub(super) fn trailing<R: Source>(&mut self, dec: &mut Decoder<R>, start: u64) {
         match dec.input.drain() {
             Ok(len) => self.out.trailing = Some(Trailing { offset: start, len }),
             Err(_) => self.fail(PickleError::new(start, ErrorKind::Io("read failed".into()))),

@@ -6,7 +6,6 @@
 //! `Limits`.
 
 use std::collections::HashMap;
-use std::io::Read;
 
 use modelgate_core::Limits;
 
@@ -22,6 +21,7 @@ pub(crate) use stream::{run, run_traced};
 
 use super::decompile::Trace;
 use super::disasm::{Arg, Decoder, LongValue};
+use super::input::Source;
 use super::opcodes::Opcode;
 use super::{Analysis, CallSite, ErrorKind, PersistentId, PickleError, Target, Usage};
 
@@ -455,7 +455,7 @@ impl<'a> Vm<'a> {
     // ----- running -------------------------------------------------------------------------
 
     /// Runs one pickle (to its STOP) and returns its result.
-    fn run_one<R: Read>(&mut self, dec: &mut Decoder<R>) -> Result<Val, PickleError> {
+    fn run_one<R: Source>(&mut self, dec: &mut Decoder<R>) -> Result<Val, PickleError> {
         self.stack.clear();
         self.marks.clear();
         self.memo = Memo::default();
@@ -490,7 +490,7 @@ impl<'a> Vm<'a> {
     }
 
     #[allow(clippy::too_many_lines)]
-    fn step<R: Read>(&mut self, dec: &mut Decoder<R>, at: u64, op: Opcode, arg: Arg) -> Step {
+    fn step<R: Source>(&mut self, dec: &mut Decoder<R>, at: u64, op: Opcode, arg: Arg) -> Step {
         use Opcode as O;
         match op {
             O::Proto => {
@@ -859,7 +859,7 @@ impl<'a> Vm<'a> {
         self.alloc(at, Node::PersId { var })
     }
 
-    fn build<R: Read>(&mut self, dec: &mut Decoder<R>, at: u64, obj: Val, state: Val) -> Step {
+    fn build<R: Source>(&mut self, dec: &mut Decoder<R>, at: u64, obj: Val, state: Val) -> Step {
         let info = match self.node(obj) {
             Some(Node::Obj { target, .. }) => Some((*target, false)),
             Some(Node::Global { target }) => Some((*target, true)),

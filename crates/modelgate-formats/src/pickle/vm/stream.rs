@@ -1,17 +1,16 @@
 //! Running a whole stream: one pickle after another, then a known raw layout or trailing
 //! bytes.
 
-use std::io::Read;
-
 use modelgate_core::Limits;
 
 use super::{Mode, Node, TORCH_LEGACY_MAGIC, Vm, limit};
 use crate::pickle::decompile::Trace;
 use crate::pickle::disasm::Decoder;
+use crate::pickle::input::Source;
 use crate::pickle::{Analysis, ErrorKind, Options, PickleError, PickleSummary};
 
 /// Runs a whole stream: one or several pickles, then any known raw layout or trailing bytes.
-pub(crate) fn run<R: Read>(
+pub(crate) fn run<R: Source>(
     reader: R,
     limits: &Limits,
     options: &Options<'_>,
@@ -28,7 +27,7 @@ pub(crate) fn run<R: Read>(
 }
 
 /// Like [`run`] but returns the machine, for the decompiler.
-pub(crate) fn run_traced<R: Read>(reader: R, limits: &Limits, trace: Trace) -> (Analysis, Trace) {
+pub(crate) fn run_traced<R: Source>(reader: R, limits: &Limits, trace: Trace) -> (Analysis, Trace) {
     let mut vm = Vm::new(limits, Mode::Full, None);
     vm.trace = Some(trace);
     let mut dec = Decoder::new(reader, limits);
@@ -49,7 +48,7 @@ impl Vm<'_> {
         }
     }
 
-    pub(super) fn run_stream<R: Read>(&mut self, dec: &mut Decoder<R>) {
+    pub(super) fn run_stream<R: Source>(&mut self, dec: &mut Decoder<R>) {
         let mut legacy = false;
         loop {
             let start = dec.offset();

@@ -73,8 +73,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use modelgate_core::{FileFormat, Finding, Limits, RuleId, Severity};
+use modelgate_formats::ByteSource;
 use modelgate_formats::pickle::{self, Analysis, CallSite, Options, Target, Usage};
-use modelgate_formats::{ByteSource, SourceReader};
 
 pub use allowlist::Role;
 pub use classify::{Class, canonical, classify, is_loader, role};
@@ -422,7 +422,7 @@ fn report_end(ctx: &mut Ctx<'_>, analysis: &Analysis) {
 /// Explains a pickle stream for `modelgate pickle disasm` and `modelgate scan --explain`: the
 /// opcode listing, the pseudo-Python, and the classification of every callable.
 pub fn explain(src: &dyn ByteSource, limits: &Limits) -> String {
-    let explained = pickle::explain_stream(SourceReader::new(src), limits);
+    let explained = pickle::explain_source(src, limits);
     let mut out = String::new();
     out.push_str("== opcodes ==\n");
     out.push_str(&explained.listing);
