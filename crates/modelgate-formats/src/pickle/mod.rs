@@ -230,6 +230,9 @@ pub struct EmbeddedPickle {
     pub offset: u64,
     /// The pickle bytes (a `str` is taken as its latin-1 encoding, as `_codecs.encode` does).
     pub data: Vec<u8>,
+    /// True when the bytes are joblib array data (read as data by `joblib.load`, but run as
+    /// opcodes by a plain `pickle.load` of the same file), not a constant.
+    pub joblib_array_data: bool,
     /// The callables it is passed to, directly or through other calls.
     pub consumers: Vec<Target>,
 }

@@ -143,7 +143,7 @@ impl Vm<'_> {
             dec.input
                 .skip_raw_keep(size, &mut data)
                 .map_err(truncated)?;
-            self.check_embedded(data_at, &data);
+            self.check_embedded_from(data_at, &data, true);
         } else {
             dec.input.skip_raw(size).map_err(truncated)?;
         }

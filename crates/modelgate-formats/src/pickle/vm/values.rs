@@ -249,6 +249,15 @@ impl Vm<'_> {
     }
 
     pub(super) fn check_embedded(&mut self, at: u64, bytes: &[u8]) -> Option<u32> {
+        self.check_embedded_from(at, bytes, false)
+    }
+
+    pub(super) fn check_embedded_from(
+        &mut self,
+        at: u64,
+        bytes: &[u8],
+        joblib_array_data: bool,
+    ) -> Option<u32> {
         let verified = {
             let mut vm = Vm::new(self.limits, Mode::Verify, None);
             let mut dec = Decoder::with_buffer(bytes, self.limits, bytes.len());
@@ -270,6 +279,7 @@ impl Vm<'_> {
         self.out.embedded.push(EmbeddedPickle {
             offset: at,
             data: bytes.to_vec(),
+            joblib_array_data,
             consumers: Vec::new(),
         });
         Some(idx)

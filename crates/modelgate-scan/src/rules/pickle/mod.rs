@@ -260,7 +260,7 @@ struct Aggregate {
     severity: Severity,
     offset: u64,
     count: u64,
-    usages: Vec<String>,
+    usages: Vec<(String, u64)>,
     why: String,
     written: Vec<String>,
 }
@@ -272,6 +272,7 @@ pub(crate) fn report(ctx: &mut Ctx<'_>, analysis: &Analysis) {
     }
     // One finding per callable: its worst usage decides the rule and severity.
     let mut groups: BTreeMap<String, Aggregate> = BTreeMap::new();
+    // `count` sums every use; per-usage counts go into the message.
     for site in &analysis.calls {
         let Some(v) = verdict(site) else { continue };
         let written = match &site.target {
@@ -295,8 +296,10 @@ pub(crate) fn report(ctx: &mut Ctx<'_>, analysis: &Analysis) {
         }
         entry.offset = entry.offset.min(site.offset);
         entry.count = entry.count.saturating_add(site.count);
-        if !entry.usages.contains(&usage) && entry.usages.len() < 6 {
-            entry.usages.push(usage);
+        if let Some(u) = entry.usages.iter_mut().find(|(u, _)| *u == usage) {
+            u.1 = u.1.saturating_add(site.count);
+        } else if entry.usages.len() < 6 {
+            entry.usages.push((usage, site.count));
         }
         if !entry.written.contains(&written) && entry.written.len() < 3 {
             entry.written.push(written);
@@ -306,14 +309,20 @@ pub(crate) fn report(ctx: &mut Ctx<'_>, analysis: &Analysis) {
     ordered.sort_by_key(|(_, a)| a.offset);
     for (subject, agg) in ordered {
         let rule = agg.rule;
-        let times = if agg.count == 1 {
-            String::new()
-        } else {
-            format!(", {} uses", agg.count)
-        };
+        let usages: Vec<String> = agg
+            .usages
+            .iter()
+            .map(|(u, n)| {
+                if *n == 1 {
+                    u.clone()
+                } else {
+                    format!("{u} ×{n}")
+                }
+            })
+            .collect();
         let message = format!(
-            "`{subject}` is {} (first at offset {:#x}{times}): {}",
-            agg.usages.join(", "),
+            "`{subject}` is {} (first at offset {:#x}): {}",
+            usages.join(", "),
             agg.offset,
             agg.why,
         );
@@ -349,8 +358,13 @@ fn report_embedded(ctx: &mut Ctx<'_>, analysis: &Analysis) {
             (None, false) => (Severity::Low, "holds only data".to_owned()),
         };
         let member = format!("<embedded pickle @{:#x}>", e.offset);
+        let value = if e.joblib_array_data {
+            "joblib array data (read as data by joblib.load, run as opcodes by a plain pickle.load)"
+        } else {
+            "constant"
+        };
         let message = format!(
-            "the {}-byte value at offset {:#x} (a constant, or joblib array data that plain pickle.load would run) is itself a pickle and {what}; its findings are listed under `{member}`",
+            "the {}-byte {value} at offset {:#x} is itself a pickle and {what}; its findings are listed under `{member}`",
             e.data.len(),
             e.offset,
         );

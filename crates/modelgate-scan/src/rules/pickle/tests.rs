@@ -673,7 +673,7 @@ fn one_finding_per_callable_with_a_count() {
     assert_eq!(hits.len(), 1, "{all:#?}");
     assert_eq!(hits[0].rule, RuleId::PickleUnknownCallableInvoked);
     assert!(
-        hits[0].message.contains("20000 uses"),
+        hits[0].message.contains("called (REDUCE) ×10000"),
         "{}",
         hits[0].message
     );
