@@ -259,7 +259,6 @@ struct Aggregate {
     rule: RuleId,
     severity: Severity,
     offset: u64,
-    count: u64,
     usages: Vec<(String, u64)>,
     why: String,
     written: Vec<String>,
@@ -272,7 +271,6 @@ pub(crate) fn report(ctx: &mut Ctx<'_>, analysis: &Analysis) {
     }
     // One finding per callable: its worst usage decides the rule and severity.
     let mut groups: BTreeMap<String, Aggregate> = BTreeMap::new();
-    // `count` sums every use; per-usage counts go into the message.
     for site in &analysis.calls {
         let Some(v) = verdict(site) else { continue };
         let written = match &site.target {
@@ -284,7 +282,6 @@ pub(crate) fn report(ctx: &mut Ctx<'_>, analysis: &Analysis) {
             rule: v.rule,
             severity: v.severity,
             offset: site.offset,
-            count: 0,
             usages: Vec::new(),
             why: v.why.clone(),
             written: Vec::new(),
@@ -295,7 +292,6 @@ pub(crate) fn report(ctx: &mut Ctx<'_>, analysis: &Analysis) {
             entry.why = v.why;
         }
         entry.offset = entry.offset.min(site.offset);
-        entry.count = entry.count.saturating_add(site.count);
         if let Some(u) = entry.usages.iter_mut().find(|(u, _)| *u == usage) {
             u.1 = u.1.saturating_add(site.count);
         } else if entry.usages.len() < 6 {
