@@ -3,7 +3,8 @@
 //! library tiers.
 
 use super::allowlist::{
-    HELPER_ROLES, LIBRARY_REBUILDERS, REBUILD_SAFE_PREFIXES, Role, SAFE, SAFE_PREFIXES,
+    HELPER_ROLES, LIBRARY_REBUILDER_CLASS_MODULES, LIBRARY_REBUILDERS, REBUILD_SAFE_PREFIXES, Role,
+    SAFE, SAFE_PREFIXES,
 };
 use super::denylist::{
     DANGEROUS_FINAL_NAMES, DANGEROUS_MODULES, DANGEROUS_NAMES, DANGEROUS_SUBSTRINGS,
@@ -237,8 +238,12 @@ pub fn classify(module: &str, name: &str) -> Class {
         return Class::RebuildSafe;
     }
     let cython_unpickle = last.starts_with("__pyx_unpickle_");
-    let sklearn_loss = module == "sklearn._loss._loss" && last.starts_with("Cy");
-    if cython_unpickle || sklearn_loss {
+    let rebuilder_class = name_segments.len() == 1
+        && last.starts_with(|c: char| c.is_ascii_uppercase())
+        && LIBRARY_REBUILDER_CLASS_MODULES
+            .iter()
+            .any(|(m, _)| *m == module);
+    if cython_unpickle || rebuilder_class {
         return Class::LibraryRebuilder;
     }
     if name_segments.len() > 1 {
@@ -348,6 +353,19 @@ mod tests {
             Class::RebuildSafe
         );
         assert_eq!(class("sklearn.tree._tree", "Tree"), Class::LibraryRebuilder);
+        assert_eq!(
+            class("pandas._libs.tslibs.offsets", "Day"),
+            Class::LibraryRebuilder
+        );
+        assert_eq!(
+            class("pandas.core.indexes.base", "_new_Index"),
+            Class::LibraryRebuilder
+        );
+        assert_eq!(class("pathlib._local", "PosixPath"), Class::Safe);
+        assert!(matches!(
+            class("pathlib._local", "Path.write_text"),
+            Class::Dangerous(_)
+        ));
         assert_eq!(
             class("joblib.numpy_pickle", "NDArrayWrapper"),
             Class::LibraryRebuilder
