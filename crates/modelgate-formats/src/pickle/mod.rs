@@ -28,8 +28,17 @@
 //! The machine also knows two layouts where raw bytes follow a pickle: legacy (non-zip)
 //! `torch.save` files (five pickles, then raw storage data, walked exactly) and `joblib.dump`
 //! files (array bytes written right after each `NumpyArrayWrapper`'s `BUILD`, skipped exactly as
-//! joblib reads them). Nothing here judges a callable: classification is a rule in
-//! `modelgate-scan`.
+//! joblib reads them; array data that itself parses as a pickle is kept as an embedded pickle,
+//! because a plain `pickle.load` of the same file would run it). Nothing here judges a
+//! callable: classification is a rule in `modelgate-scan`.
+//!
+//! # Cost
+//!
+//! Streaming: one pass, a 64 KiB buffer, no allocation for skipped payloads; values longer than
+//! `Limits::max_pickle_value_bytes` keep only their length and a prefix. Over a
+//! [`ByteSource`] ([`analyze_source`]), raw data is skipped by position rather than read.
+//! Memory grows with the number of symbolic values (bounded by `Limits::max_pickle_values`):
+//! about 10 bytes of arena per byte of op-dense pickle.
 //!
 //! ```
 //! use modelgate_core::Limits;

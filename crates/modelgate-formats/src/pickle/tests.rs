@@ -1023,3 +1023,12 @@ fn joblib_array_data_that_is_a_pickle_is_checked() {
     assert_eq!(a.embedded.len(), 1);
     assert_eq!(a.embedded[0].data, payload);
 }
+
+#[test]
+#[ignore = "manual: prints the explain views of $PICKLE_FILE"]
+fn print_views() {
+    let path = std::env::var("PICKLE_FILE").unwrap();
+    let bytes = std::fs::read(path).unwrap();
+    let e = explain_stream(bytes.as_slice(), &Limits::default());
+    println!("{}\n{}", e.listing, e.code);
+}
