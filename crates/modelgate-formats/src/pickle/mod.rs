@@ -353,14 +353,15 @@ pub fn analyze_source(source: &dyn ByteSource, limits: &Limits, options: &Option
 }
 
 /// True when `prefix` plausibly starts a pickle stream: `PROTO` (`0x80`) with a protocol the
-/// unpickler accepts (0 to 5; `CPython` itself writes 2 to 5), or opcodes that decode cleanly with a
-/// consistent stack (protocol 0/1 pickles such as `cos\nsystem\n(S'ls'\ntR.`) up to `STOP` or
-/// the end of the prefix. Text and JSON fail the stack check within a few bytes.
+/// unpickler accepts (0 to 5; `CPython` itself writes 2 to 5) followed by opcodes that decode
+/// without a clear error, or (protocol 0/1, or no `PROTO`) opcodes that decode cleanly with a
+/// consistent stack, such as `cos\nsystem\n(S'ls'\ntR.`. Text and JSON fail within a few
+/// bytes; raw tensor data that starts `\x80\x02` fails on its next opcodes.
 pub fn sniff(prefix: &[u8]) -> bool {
     match prefix {
-        [0x80, proto, ..] => *proto <= 5,
+        [0x80, proto, ..] => *proto <= 5 && vm::sniff_ops(prefix, true),
         [0x80] | [] => false,
-        [first, ..] => can_start_pickle(*first) && vm::sniff_ops(prefix),
+        [first, ..] => can_start_pickle(*first) && vm::sniff_ops(prefix, false),
     }
 }
 

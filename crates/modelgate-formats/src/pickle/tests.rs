@@ -601,6 +601,22 @@ fn sniff_accepts_pickles_and_rejects_text() {
     assert!(sniff(P1));
     assert!(sniff(b"(dp0\nVa\np1\nI1\ns."));
     assert!(sniff(b"N."));
+    // PROTO then opcodes that make no sense: raw tensor data, not a pickle.
+    assert!(!sniff(b"\x80\x02\xff\x13\x07\x00\x00\x00\x00\x00"));
+    assert!(!sniff(b"\x80\x02R\x00\x00\x00"));
+    // A value running past the 64 KiB detection prefix still counts.
+    let mut long = b"S'".to_vec();
+    long.resize(64 * 1024, b'a');
+    assert!(sniff(&long));
+    // A binary "length" past the prefix is not enough (X-cursor files start `Xcur`).
+    let mut cursor = b"Xcur\x10\x00\x00\x00".to_vec();
+    cursor.resize(64 * 1024, 0);
+    assert!(!sniff(&cursor));
+    // ...but the same truncation in a short (whole) file is not a pickle.
+    assert!(!sniff(b"Go"));
+    assert!(!sniff(b"S'abc"));
+    // A stream cut after importing something still counts: CPython runs what it read.
+    assert!(sniff(b"cbuiltins\nbreakpoint\n)R"));
     assert!(sniff(b"cidlelib.idle\nx\n.trailing"));
     // Protocol-4 opcodes without PROTO still load in CPython, so they must be scanned.
     assert!(sniff(
@@ -626,6 +642,7 @@ fn sniff_accepts_pickles_and_rejects_text() {
         b"0.5,1.5\n",
         b"name,value\nx,1\n",
         b"Git v2.23.4 Release Notes\n=========================\n",
+        b"PKGVERSION = \"(tzcode) \"\nTZVERSION = \"2025b\"\n",
     ] {
         assert!(!sniff(text), "{:?}", String::from_utf8_lossy(text));
     }

@@ -893,7 +893,9 @@ impl<'a> Vm<'a> {
                 "NumpyArrayWrapper",
             )
         });
-        if wrapper && self.mode == Mode::Full && !self.joblib_inner {
+        // Sniffing follows the layout too, so that a joblib file's first array does not read
+        // as garbage opcodes.
+        if wrapper && self.mode != Mode::Verify && !self.joblib_inner {
             self.joblib_array(dec, at, state)?;
             let var = self.var();
             let v = self.alloc(at, Node::Array { var })?;
