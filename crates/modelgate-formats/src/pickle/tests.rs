@@ -1049,3 +1049,57 @@ fn print_views() {
     let e = explain_stream(bytes.as_slice(), &Limits::default());
     println!("{}\n{}", e.listing, e.code);
 }
+
+#[test]
+#[ignore = "manual: prints `file offset opcode` for every file under $CORPUS (differential check)"]
+fn corpus_ops() {
+    let dir = std::env::var("CORPUS").unwrap();
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    names.sort();
+    for path in names {
+        let bytes = std::fs::read(&path).unwrap();
+        let a = analyze(bytes.as_slice(), &Limits::default());
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        println!(
+            "SUMMARY {name} ops={} err={:?} trailing={:?}",
+            a.ops, a.error, a.trailing
+        );
+        for item in Disassembler::new(bytes.as_slice(), &Limits::default()) {
+            match item {
+                Ok((off, op, arg)) => {
+                    let canon = match &arg {
+                        Arg::Int(i) | Arg::Ext(i) => i.to_string(),
+                        Arg::Memo(i) | Arg::Frame(i) => i.to_string(),
+                        Arg::Proto(p) => p.to_string(),
+                        Arg::Bool(b) => (if *b { "True" } else { "False" }).to_owned(),
+                        Arg::Long(l) => l.value.map_or_else(|| "?".to_owned(), |v| v.to_string()),
+                        Arg::Float(f) => format!("{f:e}"),
+                        Arg::Text(b) => format!(
+                            "T{}",
+                            b.data
+                                .iter()
+                                .map(|c| format!("{c:02x}"))
+                                .collect::<String>()
+                        ),
+                        Arg::Str8(b) | Arg::Bytes(b) => format!(
+                            "B{}",
+                            b.data
+                                .iter()
+                                .map(|c| format!("{c:02x}"))
+                                .collect::<String>()
+                        ),
+                        Arg::Pair(p) => format!("{}.{}", p.0, p.1),
+                        Arg::PersId(p) => p.clone(),
+                        Arg::None => "-".to_owned(),
+                    };
+                    println!("OP {name} {off} {} {canon}", op.name());
+                }
+                Err(e) => println!("ERR {name} {e}"),
+            }
+        }
+    }
+}
