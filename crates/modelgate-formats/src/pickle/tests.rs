@@ -1053,6 +1053,7 @@ fn print_views() {
 #[test]
 #[ignore = "manual: prints `file offset opcode` for every file under $CORPUS (differential check)"]
 fn corpus_ops() {
+    use std::fmt::Write as _;
     let dir = std::env::var("CORPUS").unwrap();
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
@@ -1080,17 +1081,17 @@ fn corpus_ops() {
                         Arg::Float(f) => format!("{f:e}"),
                         Arg::Text(b) => format!(
                             "T{}",
-                            b.data
-                                .iter()
-                                .map(|c| format!("{c:02x}"))
-                                .collect::<String>()
+                            b.data.iter().fold(String::new(), |mut h, c| {
+                                let _ = write!(h, "{c:02x}");
+                                h
+                            })
                         ),
                         Arg::Str8(b) | Arg::Bytes(b) => format!(
                             "B{}",
-                            b.data
-                                .iter()
-                                .map(|c| format!("{c:02x}"))
-                                .collect::<String>()
+                            b.data.iter().fold(String::new(), |mut h, c| {
+                                let _ = write!(h, "{c:02x}");
+                                h
+                            })
                         ),
                         Arg::Pair(p) => format!("{}.{}", p.0, p.1),
                         Arg::PersId(p) => p.clone(),
