@@ -1069,6 +1069,13 @@ fn corpus_ops() {
             "SUMMARY {name} ops={} err={:?} trailing={:?}",
             a.ops, a.error, a.trailing
         );
+        for c in &a.calls {
+            if let (Target::Global { module, name: n }, Usage::Import | Usage::Inst) =
+                (&c.target, c.usage)
+            {
+                println!("GLOBAL {name} {module} {n}");
+            }
+        }
         for item in Disassembler::new(bytes.as_slice(), &Limits::default()) {
             match item {
                 Ok((off, op, arg)) => {
