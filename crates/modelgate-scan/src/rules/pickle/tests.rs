@@ -680,11 +680,26 @@ fn one_finding_per_callable_with_a_count() {
 }
 
 // A torch.save state dict (protocol 2, BINPERSID storages, _rebuild_tensor_v2, OrderedDict with
-// _metadata), written by pickle.Pickler with torch's persistent_id over stub torch modules
-// (generator: crates/modelgate-scan/src/rules/pickle/tests.rs docs; see genb.py in the report).
+// _metadata). torch is not installed here, so the stream was written by CPython 3.11's pickle
+// with the globals and persistent ids torch.save writes, over stub modules:
+//   torch = types.ModuleType('torch'); tu = types.ModuleType('torch._utils')
+//   def _rebuild_tensor_v2(*a): pass            # __module__ = 'torch._utils'
+//   class FloatStorage: pass                     # __module__ = 'torch'
+//   sys.modules['torch'], sys.modules['torch._utils'] = torch, tu
+//   class T:  # a tensor
+//       def __reduce_ex__(s, p): return (_rebuild_tensor_v2, (Storage(s.k, n), 0, s.shape,
+//                                        stride, False, collections.OrderedDict()))
+//   class P(pickle.Pickler):
+//       def persistent_id(s, o):
+//           return ('storage', FloatStorage, o.k, 'cpu', o.n) if isinstance(o, Storage) else None
+//   sd = OrderedDict([('fc.weight', T('0', (2, 3))), ('fc.bias', T('1', (3,)))])
+//   sd._metadata = OrderedDict([('', {'version': 1}), ('fc', {'version': 1})])
+//   P(buf, protocol=2).dump(sd)
 const STATE_DICT: &[u8] = b"\x80\x02ccollections\nOrderedDict\nq\x00)Rq\x01(X\x09\x00\x00\x00fc.weightq\x02ctorch._utils\n_rebuild_tensor_v2\nq\x03((X\x07\x00\x00\x00storageq\x04ctorch\nFloatStorage\nq\x05X\x01\x00\x00\x000q\x06X\x03\x00\x00\x00cpuq\x07K\x06tq\x08QK\x00K\x02K\x03\x86q\x09K\x03K\x01\x86q\n\x89h\x00)Rq\x0btq\x0cRq\x0dX\x07\x00\x00\x00fc.biasq\x0eh\x03((h\x04h\x05X\x01\x00\x00\x001q\x0fh\x07K\x03tq\x10QK\x00K\x03\x85q\x11K\x03\x85q\x12\x89h\x00)Rq\x13tq\x14Rq\x15u}q\x16X\x09\x00\x00\x00_metadataq\x17h\x00)Rq\x18(X\x00\x00\x00\x00q\x19}q\x1aX\x07\x00\x00\x00versionq\x1bK\x01sX\x02\x00\x00\x00fcq\x1c}q\x1dh\x1bK\x01susb.";
 
-// An optimizer state_dict (same generator): {'state': {0: {'step': t, 'exp_avg': t}}, 'param_groups': [...]}.
+// An optimizer state_dict, same generator: P(buf, protocol=2).dump({'state': {0: {'step':
+//   T('2', ()), 'exp_avg': T('3', (2, 3))}}, 'param_groups': [{'lr': 0.001, 'betas': (0.9, 0.999),
+//   'eps': 1e-08, 'weight_decay': 0, 'amsgrad': False, 'params': [0, 1]}]}).
 const OPTIM: &[u8] = b"\x80\x02}q\x00(X\x05\x00\x00\x00stateq\x01}q\x02K\x00}q\x03(X\x04\x00\x00\x00stepq\x04ctorch._utils\n_rebuild_tensor_v2\nq\x05((X\x07\x00\x00\x00storageq\x06ctorch\nFloatStorage\nq\x07X\x01\x00\x00\x002q\x08X\x03\x00\x00\x00cpuq\x09K\x01tq\nQK\x00))\x89ccollections\nOrderedDict\nq\x0b)Rq\x0ctq\x0dRq\x0eX\x07\x00\x00\x00exp_avgq\x0fh\x05((h\x06h\x07X\x01\x00\x00\x003q\x10h\x09K\x06tq\x11QK\x00K\x02K\x03\x86q\x12K\x03K\x01\x86q\x13\x89h\x0b)Rq\x14tq\x15Rq\x16usX\x0c\x00\x00\x00param_groupsq\x17]q\x18}q\x19(X\x02\x00\x00\x00lrq\x1aG?PbM\xd2\xf1\xa9\xfcX\x05\x00\x00\x00betasq\x1bG?\xec\xcc\xcc\xcc\xcc\xcc\xcdG?\xef\xf7\xce\xd9\x16\x87+\x86q\x1cX\x03\x00\x00\x00epsq\x1dG>Ey\x8e\xe20\x8c:X\x0c\x00\x00\x00weight_decayq\x1eK\x00X\x07\x00\x00\x00amsgradq\x1f\x89X\x06\x00\x00\x00paramsq ]q!(K\x00K\x01euau.";
 
 // pickle.dumps({'args': argparse.Namespace(lr=0.1, name='run'), 'saved_at': datetime.datetime(2024,5,1,12,0),
