@@ -13,9 +13,11 @@ use std::io::Read;
 use modelgate_core::Limits;
 
 use super::disasm::{Arg, quote, quote_bytes};
+use super::input::{RandomAccess, Source, Streaming};
 use super::opcodes::Opcode;
 use super::vm::{self, BytesKind, Node, SeqKind, Val, Vm};
 use super::{Analysis, Target};
+use crate::ByteSource;
 
 /// Most lines kept in each view.
 const MAX_LINES: usize = 200_000;
@@ -87,7 +89,7 @@ impl Trace {
         push_capped(&mut self.listing, &mut self.dropped_listing, line);
     }
 
-    pub(crate) fn note(&mut self, text: String) {
+    pub(crate) fn note(&mut self, text: &str) {
         push_capped(
             &mut self.listing,
             &mut self.dropped_listing,
@@ -295,6 +297,15 @@ impl Vm<'_> {
 
 /// Runs the machine once and returns the listing, the pseudo-Python and the analysis.
 pub fn explain_stream<R: Read>(reader: R, limits: &Limits) -> Explained {
+    explain_with(Streaming(reader), limits)
+}
+
+/// [`explain_stream`] over a random-access source (raw data skipped by position).
+pub fn explain_source(source: &dyn ByteSource, limits: &Limits) -> Explained {
+    explain_with(RandomAccess::new(source), limits)
+}
+
+fn explain_with<R: Source>(reader: R, limits: &Limits) -> Explained {
     let (analysis, trace) = vm::run_traced(reader, limits, Trace::default());
     let mut trace = trace;
     let mut notes = Vec::new();
@@ -326,7 +337,7 @@ pub fn explain_stream<R: Read>(reader: R, limits: &Limits) -> Explained {
     if let Some(e) = &analysis.limit {
         notes.push(format!("stopped: {e}"));
     }
-    for n in notes {
+    for n in &notes {
         trace.note(n);
     }
     Explained {

@@ -2,12 +2,12 @@
 //! (`S'...'` escapes, `I01`/`I00` booleans, `L` longs, `V` raw-unicode-escape), and the
 //! [`Disassembler`] that lists `(offset, opcode, argument)` for `pickletools.dis`-style output.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::io::Read;
 
 use modelgate_core::Limits;
 
-use super::input::{Input, InputError};
+use super::input::{Input, InputError, Source, Streaming};
 use super::opcodes::{ArgKind, Opcode};
 use super::{ErrorKind, PickleError};
 
@@ -50,8 +50,9 @@ pub enum Arg {
     Int(i64),
     /// `I01\n` / `I00\n`.
     Bool(bool),
-    /// An integer that does not fit in `i64`.
-    Long(LongValue),
+    /// An integer that does not fit in `i64` (boxed: rare, and it would double the size of
+    /// every decoded opcode).
+    Long(Box<LongValue>),
     /// A float.
     Float(f64),
     /// Text (`UNICODE`, `BINUNICODE*`), decoded; possibly only a prefix (see `Blob`).
@@ -60,8 +61,8 @@ pub enum Arg {
     Str8(Blob),
     /// Bytes (`BINBYTES*`, `BYTEARRAY8`).
     Bytes(Blob),
-    /// Module and name (`GLOBAL`, `INST`).
-    Pair(String, String),
+    /// Module and name (`GLOBAL`, `INST`), boxed to keep [`Arg`] small.
+    Pair(Box<(String, String)>),
     /// A persistent id string (`PERSID`).
     PersId(String),
     /// A memo index (`GET`, `PUT` and their binary forms).
@@ -87,7 +88,7 @@ impl fmt::Display for Arg {
             Arg::Float(v) => write!(f, "{v:?}"),
             Arg::Text(b) => write_blob(f, b, ""),
             Arg::Str8(b) | Arg::Bytes(b) => write_blob(f, b, "b"),
-            Arg::Pair(m, n) => write!(f, "{} {}", quote(m), quote(n)),
+            Arg::Pair(p) => write!(f, "{} {}", quote(&p.0), quote(&p.1)),
             Arg::PersId(p) => f.write_str(&quote(p)),
             Arg::Memo(i) => write!(f, "{i}"),
             Arg::Proto(p) => write!(f, "{p}"),
@@ -123,9 +124,15 @@ pub(crate) fn quote(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             c if c.is_ascii_graphic() || c == ' ' => out.push(c),
-            c if (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push_str(&format!("\\U{:08x}", c as u32)),
+            c if (c as u32) < 0x100 => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if (c as u32) < 0x10000 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => {
+                let _ = write!(out, "\\U{:08x}", c as u32);
+            }
         }
     }
     out.push('\'');
@@ -143,7 +150,9 @@ pub(crate) fn quote_bytes(b: &[u8]) -> String {
             b'\r' => out.push_str("\\r"),
             b'\t' => out.push_str("\\t"),
             c if c.is_ascii_graphic() || c == b' ' => out.push(c as char),
-            c => out.push_str(&format!("\\x{c:02x}")),
+            c => {
+                let _ = write!(out, "\\x{c:02x}");
+            }
         }
     }
     out.push('\'');
@@ -171,10 +180,15 @@ fn input_err(offset: u64, e: InputError, what: &str) -> PickleError {
     }
 }
 
-impl<R: Read> Decoder<R> {
+impl<R: Source> Decoder<R> {
     pub(crate) fn new(reader: R, limits: &Limits) -> Self {
+        Self::with_buffer(reader, limits, usize::MAX)
+    }
+
+    /// A decoder whose read buffer is at most `buffer` bytes (see [`Input::with_buffer`]).
+    pub(crate) fn with_buffer(reader: R, limits: &Limits, buffer: usize) -> Self {
         Decoder {
-            input: Input::new(reader, limits.max_pickle_bytes),
+            input: Input::with_buffer(reader, limits.max_pickle_bytes, buffer),
             line: Vec::new(),
             line2: Vec::new(),
             value_cap: limits.max_pickle_value_bytes.max(PROBE),
@@ -288,15 +302,15 @@ impl<R: Read> Decoder<R> {
                     match parse_int_text(t) {
                         Some(v) => match i64::try_from(v) {
                             Ok(v) => Arg::Int(v),
-                            Err(_) => Arg::Long(LongValue {
+                            Err(_) => Arg::Long(Box::new(LongValue {
                                 value: Some(v),
                                 width: t.len() as u64,
-                            }),
+                            })),
                         },
-                        None if is_decimal(t) => Arg::Long(LongValue {
+                        None if is_decimal(t) => Arg::Long(Box::new(LongValue {
                             value: None,
                             width: t.len() as u64,
-                        }),
+                        })),
                         None => {
                             return Err(Self::bad(at, op, format!("not an integer: {}", quote(t))));
                         }
@@ -322,15 +336,15 @@ impl<R: Read> Decoder<R> {
                 match parse_int_text(t) {
                     Some(v) => match i64::try_from(v) {
                         Ok(v) => Arg::Int(v),
-                        Err(_) => Arg::Long(LongValue {
+                        Err(_) => Arg::Long(Box::new(LongValue {
                             value: Some(v),
                             width: t.len() as u64,
-                        }),
+                        })),
                     },
-                    None if is_decimal(t) => Arg::Long(LongValue {
+                    None if is_decimal(t) => Arg::Long(Box::new(LongValue {
                         value: None,
                         width: t.len() as u64,
-                    }),
+                    })),
                     None => return Err(Self::bad(at, op, format!("not an integer: {}", quote(t)))),
                 }
             }
@@ -388,7 +402,7 @@ impl<R: Read> Decoder<R> {
                     .map_err(|_| Self::bad(at, op, "module name is not UTF-8"))?;
                 let name = std::str::from_utf8(&self.line)
                     .map_err(|_| Self::bad(at, op, "name is not UTF-8"))?;
-                Arg::Pair(module.to_owned(), name.to_owned())
+                Arg::Pair(Box::new((module.to_owned(), name.to_owned())))
             }
             ArgKind::Long1 => {
                 let n = u64::from(self.input.byte().map_err(e)?);
@@ -399,7 +413,7 @@ impl<R: Read> Decoder<R> {
                 let n = u64::try_from(n).map_err(|_| Self::bad(at, op, "negative byte count"))?;
                 self.long_bytes(at, op, n)?
             }
-            ArgKind::Bytes1 => {
+            ArgKind::Bytes1 | ArgKind::Utf8_1 => {
                 let n = u64::from(self.input.byte().map_err(e)?);
                 self.blob_arg(at, op, n)?
             }
@@ -417,10 +431,6 @@ impl<R: Read> Decoder<R> {
                 if n > i64::MAX as u64 {
                     return Err(Self::bad(at, op, "length exceeds sys.maxsize"));
                 }
-                self.blob_arg(at, op, n)?
-            }
-            ArgKind::Utf8_1 => {
-                let n = u64::from(self.input.byte().map_err(e)?);
                 self.blob_arg(at, op, n)?
             }
         })
@@ -454,10 +464,10 @@ impl<R: Read> Decoder<R> {
             return Ok(Arg::Int(0));
         }
         if n > 16 {
-            return Ok(Arg::Long(LongValue {
+            return Ok(Arg::Long(Box::new(LongValue {
                 value: None,
                 width: n,
-            }));
+            })));
         }
         let negative = data.last().is_some_and(|b| b & 0x80 != 0);
         let mut raw = [if negative { 0xff } else { 0 }; 16];
@@ -465,10 +475,10 @@ impl<R: Read> Decoder<R> {
         let v = i128::from_le_bytes(raw);
         Ok(match i64::try_from(v) {
             Ok(v) => Arg::Int(v),
-            Err(_) => Arg::Long(LongValue {
+            Err(_) => Arg::Long(Box::new(LongValue {
                 value: Some(v),
                 width: n,
-            }),
+            })),
         })
     }
 
@@ -534,6 +544,7 @@ fn parse_int_text(t: &str) -> Option<i128> {
 }
 
 /// Python's `codecs.escape_decode`, as the `STRING` opcode applies it.
+#[allow(clippy::many_single_char_names)]
 pub(crate) fn escape_decode(s: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
@@ -628,7 +639,7 @@ pub(crate) fn raw_unicode_escape_decode(s: &[u8]) -> Result<String, String> {
 /// pickle, the end of the stream, or the first error (yielded once, then the iteration ends).
 /// Concatenated pickles are listed one after the other.
 pub struct Disassembler<R> {
-    decoder: Decoder<R>,
+    decoder: Decoder<Streaming<R>>,
     ops_left: u64,
     done: bool,
 }
@@ -637,7 +648,7 @@ impl<R: Read> Disassembler<R> {
     /// A disassembler over `reader`, bounded by `limits` (bytes, ops, value sizes).
     pub fn new(reader: R, limits: &Limits) -> Self {
         Disassembler {
-            decoder: Decoder::new(reader, limits),
+            decoder: Decoder::new(Streaming(reader), limits),
             ops_left: limits.max_pickle_ops,
             done: false,
         }
@@ -697,10 +708,10 @@ mod tests {
         assert_eq!(got[1].2, Arg::Bool(false));
         assert_eq!(
             got[2].2,
-            Arg::Long(LongValue {
+            Arg::Long(Box::new(LongValue {
                 value: Some(1i128 << 70),
                 width: 22
-            })
+            }))
         );
         assert_eq!(got[3].2, Arg::Float(1.5));
         assert_eq!(
@@ -761,10 +772,10 @@ mod tests {
         let got = ops(b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.");
         assert_eq!(
             got[1].2,
-            Arg::Long(LongValue {
+            Arg::Long(Box::new(LongValue {
                 value: Some(0x1950_a86a_20f9_469c_fc6c),
                 width: 10
-            })
+            }))
         );
         // A frame of 3 bytes containing an opcode that crosses its end.
         let mut d = Disassembler::new(

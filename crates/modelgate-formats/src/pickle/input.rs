@@ -4,6 +4,75 @@
 
 use std::io::{self, Read};
 
+use crate::ByteSource;
+
+/// A byte stream the decoder can also skip forward in. Streams skip by reading through;
+/// random-access sources (files, archive members) skip without reading, so multi-GB joblib
+/// arrays, legacy torch storages and trailing data cost nothing to pass over.
+pub(crate) trait Source: Read {
+    /// Skips up to `n` bytes; returns how many were skipped (fewer only at end of stream).
+    fn skip(&mut self, n: u64) -> io::Result<u64>;
+}
+
+/// Any [`Read`], skipping by reading through.
+pub(crate) struct Streaming<R>(pub(crate) R);
+
+impl<R: Read> Read for Streaming<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<R: Read> Source for Streaming<R> {
+    fn skip(&mut self, n: u64) -> io::Result<u64> {
+        io::copy(&mut self.0.by_ref().take(n), &mut io::sink())
+    }
+}
+
+impl Source for &[u8] {
+    fn skip(&mut self, n: u64) -> io::Result<u64> {
+        let k = usize::try_from(n).unwrap_or(usize::MAX).min(self.len());
+        *self = self.get(k..).unwrap_or_default();
+        Ok(k as u64)
+    }
+}
+
+/// A [`ByteSource`] read sequentially with positioned reads, skipping by moving the position.
+pub(crate) struct RandomAccess<'a> {
+    src: &'a dyn ByteSource,
+    pos: u64,
+}
+
+impl<'a> RandomAccess<'a> {
+    pub(crate) fn new(src: &'a dyn ByteSource) -> Self {
+        RandomAccess { src, pos: 0 }
+    }
+}
+
+impl Read for RandomAccess<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.src.len().saturating_sub(self.pos);
+        let n = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
+        if n == 0 {
+            return Ok(0);
+        }
+        let out = buf.get_mut(..n).unwrap_or_default();
+        self.src
+            .read_at(self.pos, out)
+            .map_err(|e| io::Error::new(io::ErrorKind::UnexpectedEof, e))?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Source for RandomAccess<'_> {
+    fn skip(&mut self, n: u64) -> io::Result<u64> {
+        let k = n.min(self.src.len().saturating_sub(self.pos));
+        self.pos += k;
+        Ok(k)
+    }
+}
+
 const BUF_LEN: usize = 64 * 1024;
 
 /// What went wrong underneath an opcode read.
@@ -29,11 +98,21 @@ pub(crate) struct Input<R> {
     eof: bool,
 }
 
-impl<R: Read> Input<R> {
+/// Payload bytes left beyond which the buffer is bypassed and the source skips directly.
+const SKIP_DIRECT: u64 = BUF_LEN as u64;
+
+impl<R: Source> Input<R> {
+    #[cfg(test)]
     pub(crate) fn new(inner: R, budget: u64) -> Self {
+        Self::with_buffer(inner, budget, BUF_LEN)
+    }
+
+    /// An input with a smaller buffer, for short in-memory streams (sniffing, verifying
+    /// embedded values) where a 64 KiB buffer per call would dominate the cost.
+    pub(crate) fn with_buffer(inner: R, budget: u64, len: usize) -> Self {
         Input {
             inner,
-            buf: vec![0; BUF_LEN],
+            buf: vec![0; len.clamp(16, BUF_LEN)],
             start: 0,
             end: 0,
             offset: 0,
@@ -48,10 +127,16 @@ impl<R: Read> Input<R> {
     }
 
     /// Refills the buffer; returns false at end of stream.
+    #[inline]
     fn fill(&mut self) -> Result<bool, InputError> {
         if self.start < self.end {
             return Ok(true);
         }
+        self.refill()
+    }
+
+    #[cold]
+    fn refill(&mut self) -> Result<bool, InputError> {
         if self.eof {
             return Ok(false);
         }
@@ -95,7 +180,8 @@ impl<R: Read> Input<R> {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
-            while self.end < out.len() {
+            let want = out.len().min(self.buf.len());
+            while self.end < want {
                 match self.inner.read(&mut self.buf[self.end..]) {
                     Ok(0) => {
                         self.eof = true;
@@ -113,7 +199,19 @@ impl<R: Read> Input<R> {
         Ok(n)
     }
 
+    #[inline]
     pub(crate) fn byte(&mut self) -> Result<u8, InputError> {
+        if self.start < self.end && self.offset < self.budget_end {
+            let b = self.buf[self.start];
+            self.start += 1;
+            self.offset += 1;
+            return Ok(b);
+        }
+        self.byte_slow()
+    }
+
+    #[cold]
+    fn byte_slow(&mut self) -> Result<u8, InputError> {
         self.check_budget(1)?;
         if !self.fill()? {
             return Err(InputError::Eof);
@@ -125,8 +223,25 @@ impl<R: Read> Input<R> {
     }
 
     /// Exactly `N` bytes (N is small: an integer argument).
+    #[inline]
     pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], InputError> {
         let mut out = [0u8; N];
+        let fits_budget = self
+            .offset
+            .checked_add(N as u64)
+            .is_some_and(|end| end <= self.budget_end);
+        if fits_budget {
+            if let Some(src) = self
+                .buf
+                .get(self.start..self.start + N)
+                .filter(|_| self.start + N <= self.end)
+            {
+                out.copy_from_slice(src);
+                self.start += N;
+                self.offset += N as u64;
+                return Ok(out);
+            }
+        }
         self.read_exact(&mut out)?;
         Ok(out)
     }
@@ -187,6 +302,16 @@ impl<R: Read> Input<R> {
         self.check_budget(len)?;
         let mut left = len;
         while left > 0 {
+            if self.start == self.end && out.len() >= keep && left > SKIP_DIRECT {
+                let k = self.inner.skip(left).map_err(InputError::Io)?;
+                if k == 0 {
+                    self.eof = true;
+                    return Err(InputError::Eof);
+                }
+                self.offset += k;
+                left -= k;
+                continue;
+            }
             if !self.fill()? {
                 return Err(InputError::Eof);
             }
@@ -211,16 +336,31 @@ impl<R: Read> Input<R> {
         self.payload(len, 0, &mut none)
     }
 
+    /// [`Input::skip_raw`], keeping the bytes (the caller has capped `len`).
+    pub(crate) fn skip_raw_keep(&mut self, len: u64, out: &mut Vec<u8>) -> Result<(), InputError> {
+        self.budget_end = self.budget_end.saturating_add(len);
+        out.clear();
+        self.payload(len, usize::try_from(len).unwrap_or(usize::MAX), out)
+    }
+
     /// Consumes everything left, returning how many bytes that was.
     pub(crate) fn drain(&mut self) -> Result<u64, InputError> {
         let mut total = 0u64;
-        while self.fill()? {
+        if self.fill()? {
             let n = self.end - self.start;
             total += n as u64;
             self.offset += n as u64;
             self.start = self.end;
         }
-        Ok(total)
+        loop {
+            let k = self.inner.skip(u64::MAX).map_err(InputError::Io)?;
+            if k == 0 {
+                self.eof = true;
+                return Ok(total);
+            }
+            total = total.saturating_add(k);
+            self.offset = self.offset.saturating_add(k);
+        }
     }
 }
 

@@ -28,8 +28,17 @@
 //! The machine also knows two layouts where raw bytes follow a pickle: legacy (non-zip)
 //! `torch.save` files (five pickles, then raw storage data, walked exactly) and `joblib.dump`
 //! files (array bytes written right after each `NumpyArrayWrapper`'s `BUILD`, skipped exactly as
-//! joblib reads them). Nothing here judges a callable: classification is a rule in
-//! `modelgate-scan`.
+//! joblib reads them; array data that itself parses as a pickle is kept as an embedded pickle,
+//! because a plain `pickle.load` of the same file would run it). Nothing here judges a
+//! callable: classification is a rule in `modelgate-scan`.
+//!
+//! # Cost
+//!
+//! Streaming: one pass, a 64 KiB buffer, no allocation for skipped payloads; values longer than
+//! `Limits::max_pickle_value_bytes` keep only their length and a prefix. Over a
+//! [`ByteSource`] ([`analyze_source`]), raw data is skipped by position rather than read.
+//! Memory grows with the number of symbolic values (bounded by `Limits::max_pickle_values`):
+//! about 10 bytes of arena per byte of op-dense pickle.
 //!
 //! ```
 //! use modelgate_core::Limits;
@@ -53,11 +62,12 @@ use std::io::Read;
 
 use modelgate_core::Limits;
 
-pub use decompile::{Explained, decompile, explain_stream, listing};
+pub use decompile::{Explained, decompile, explain_source, explain_stream, listing};
 pub use disasm::{Arg, Blob, Disassembler, LongValue};
 pub use opcodes::{ArgKind, Opcode};
 
-use crate::{ByteSource, SourceReader};
+use crate::ByteSource;
+use input::{RandomAccess, Streaming};
 
 /// Why a pickle could not be analysed to the end, with the offset of the opcode concerned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -206,6 +216,9 @@ pub struct CallSite {
     pub offset: u64,
     /// How many times the stream does this.
     pub count: u64,
+    /// True when every one of these calls passed exactly one constant scalar (str, int, float,
+    /// bool, None): the shape of an `Enum` member lookup (`Color('red')`).
+    pub single_constant_arg: bool,
 }
 
 /// A persistent id (`PERSID`/`BINPERSID`), resolved by the loader's `persistent_load`.
@@ -226,6 +239,9 @@ pub struct EmbeddedPickle {
     pub offset: u64,
     /// The pickle bytes (a `str` is taken as its latin-1 encoding, as `_codecs.encode` does).
     pub data: Vec<u8>,
+    /// True when the bytes are joblib array data (read as data by `joblib.load`, but run as
+    /// opcodes by a plain `pickle.load` of the same file), not a constant.
+    pub joblib_array_data: bool,
     /// The callables it is passed to, directly or through other calls.
     pub consumers: Vec<Target>,
 }
@@ -326,24 +342,77 @@ pub fn analyze<R: Read>(reader: R, limits: &Limits) -> Analysis {
 
 /// [`analyze`] with options.
 pub fn analyze_with<R: Read>(reader: R, limits: &Limits, options: &Options<'_>) -> Analysis {
-    vm::run(reader, limits, options, true, None)
+    vm::run(Streaming(reader), limits, options, true, None)
 }
 
-/// [`analyze`] over a random-access source, read sequentially through a buffer.
+/// [`analyze`] over a random-access source: read sequentially through a buffer, with raw data
+/// (joblib arrays, legacy torch storages, long skipped values, trailing bytes) skipped by
+/// position instead of read.
 pub fn analyze_source(source: &dyn ByteSource, limits: &Limits, options: &Options<'_>) -> Analysis {
-    analyze_with(SourceReader::new(source), limits, options)
+    vm::run(RandomAccess::new(source), limits, options, true, None)
 }
 
 /// True when `prefix` plausibly starts a pickle stream: `PROTO` (`0x80`) with a protocol the
-/// unpickler accepts (0–5; CPython itself writes 2–5), or opcodes that decode cleanly with a
-/// consistent stack (protocol 0/1 pickles such as `cos\nsystem\n(S'ls'\ntR.`) up to `STOP` or
-/// the end of the prefix. Text and JSON fail the stack check within a few bytes.
+/// unpickler accepts (0 to 5; `CPython` itself writes 2 to 5) followed by opcodes that decode
+/// without a clear error, or (protocol 0/1, or no `PROTO`) opcodes that decode cleanly with a
+/// consistent stack, such as `cos\nsystem\n(S'ls'\ntR.`. Text and JSON fail within a few
+/// bytes; raw tensor data that starts `\x80\x02` fails on its next opcodes.
 pub fn sniff(prefix: &[u8]) -> bool {
     match prefix {
-        [0x80, proto, ..] => *proto <= 5,
+        [0x80, proto, ..] => *proto <= 5 && vm::sniff_ops(prefix, true),
         [0x80] | [] => false,
-        [first, ..] => Opcode::from_byte(*first).is_some() && vm::sniff_ops(prefix),
+        [first, ..] => can_start_pickle(*first) && vm::sniff_ops(prefix, false),
     }
+}
+
+/// True for opcodes a pickle can begin with: those that push without popping (plus `PROTO`,
+/// `FRAME` and `MARK`). Anything else underflows at once, so sniffing stops at the first byte.
+pub(crate) fn can_start_pickle(byte: u8) -> bool {
+    use Opcode as O;
+    Opcode::from_byte(byte).is_some_and(|op| {
+        matches!(
+            op,
+            O::Int
+                | O::BinInt
+                | O::BinInt1
+                | O::BinInt2
+                | O::Long
+                | O::Long1
+                | O::Long4
+                | O::String
+                | O::BinString
+                | O::ShortBinString
+                | O::BinBytes
+                | O::ShortBinBytes
+                | O::BinBytes8
+                | O::ByteArray8
+                | O::NextBuffer
+                | O::NoneOp
+                | O::NewTrue
+                | O::NewFalse
+                | O::Unicode
+                | O::ShortBinUnicode
+                | O::BinUnicode
+                | O::BinUnicode8
+                | O::Float
+                | O::BinFloat
+                | O::EmptyList
+                | O::EmptyTuple
+                | O::EmptyDict
+                | O::EmptySet
+                | O::Mark
+                | O::Get
+                | O::BinGet
+                | O::LongBinGet
+                | O::Ext1
+                | O::Ext2
+                | O::Ext4
+                | O::Global
+                | O::Proto
+                | O::Frame
+                | O::PersId
+        )
+    })
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! The pickle opcode table (protocols 0–5), as documented by CPython's `pickletools`.
+//! The pickle opcode table (protocols 0 to 5), as documented by `CPython`'s `pickletools`.
 
 /// How an opcode's argument is encoded in the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +63,7 @@ macro_rules! opcodes {
             pub const ALL: &'static [Opcode] = &[$(Opcode::$variant,)+];
 
             /// The opcode for a byte, if there is one.
+            #[inline]
             pub fn from_byte(b: u8) -> Option<Opcode> {
                 match b { $($byte => Some(Opcode::$variant),)+ _ => None }
             }
@@ -78,6 +79,7 @@ macro_rules! opcodes {
             }
 
             /// How the argument is encoded.
+            #[inline]
             pub fn arg_kind(self) -> ArgKind {
                 match self { $(Opcode::$variant => ArgKind::$arg,)+ }
             }

@@ -1,5 +1,5 @@
 //! Stack-machine tests: opcode coverage per protocol, call-site resolution, layouts, malformed
-//! input and limits. Streams are pasted from CPython 3.11 (`pickle.dumps`, with the snippet next
+//! input and limits. Streams are pasted from `CPython` 3.11 (`pickle.dumps`, with the snippet next
 //! to each literal) or built with the small builder below.
 
 use modelgate_core::Limits;
@@ -25,7 +25,7 @@ impl P {
     pub(crate) fn op(self, b: u8) -> Self {
         self.raw(&[b])
     }
-    /// SHORT_BINUNICODE
+    /// `SHORT_BINUNICODE`
     pub(crate) fn s(self, s: &str) -> Self {
         let n = u8::try_from(s.len()).unwrap();
         self.raw(&[0x8c, n]).raw(s.as_bytes())
@@ -43,7 +43,7 @@ impl P {
             .raw(n.as_bytes())
             .op(b'\n')
     }
-    /// STACK_GLOBAL of two SHORT_BINUNICODE strings
+    /// `STACK_GLOBAL` of two `SHORT_BINUNICODE` strings
     pub(crate) fn sglobal(self, m: &str, n: &str) -> Self {
         self.s(m).s(n).op(0x93)
     }
@@ -452,7 +452,7 @@ fn concatenated_pickles_and_trailing_bytes() {
 }
 
 /// A legacy `torch.save` file, as `torch.serialization._legacy_save` writes it with protocol 2:
-/// magic, protocol version, sys_info, the object (a tensor over storage key '0'), the sorted
+/// magic, protocol version, `sys_info`, the object (a tensor over storage key '0'), the sorted
 /// storage keys, then for each storage an 8-byte element count and the raw elements.
 pub(crate) fn legacy_torch_file() -> Vec<u8> {
     let magic = P::new()
@@ -515,6 +515,9 @@ fn legacy_torch_layout_is_walked_exactly() {
     assert_eq!(l.bytes, 32);
     assert!(a.trailing.is_none());
     assert!(a.persistent_ids[0].torch_storage);
+    // Random access skips the storage data by position and agrees with streaming.
+    let by_source = analyze_source(&file.as_slice(), &Limits::default(), &Options::default());
+    assert_eq!(by_source, a);
     // Extra bytes after the storages are trailing data.
     let mut more = file.clone();
     more.extend_from_slice(b"hidden");
@@ -597,6 +600,24 @@ fn sniff_accepts_pickles_and_rejects_text() {
     assert!(sniff(P0));
     assert!(sniff(P1));
     assert!(sniff(b"(dp0\nVa\np1\nI1\ns."));
+    assert!(sniff(b"N."));
+    // PROTO then opcodes that make no sense: raw tensor data, not a pickle.
+    assert!(!sniff(b"\x80\x02\xff\x13\x07\x00\x00\x00\x00\x00"));
+    assert!(!sniff(b"\x80\x02R\x00\x00\x00"));
+    // A value running past the 64 KiB detection prefix still counts.
+    let mut long = b"S'".to_vec();
+    long.resize(64 * 1024, b'a');
+    assert!(sniff(&long));
+    // A binary "length" past the prefix is not enough (X-cursor files start `Xcur`).
+    let mut cursor = b"Xcur\x10\x00\x00\x00".to_vec();
+    cursor.resize(64 * 1024, 0);
+    assert!(!sniff(&cursor));
+    // ...but the same truncation in a short (whole) file is not a pickle.
+    assert!(!sniff(b"Go"));
+    assert!(!sniff(b"S'abc"));
+    // A stream cut after importing something still counts: CPython runs what it read.
+    assert!(sniff(b"cbuiltins\nbreakpoint\n)R"));
+    assert!(sniff(b"cidlelib.idle\nx\n.trailing"));
     // Protocol-4 opcodes without PROTO still load in CPython, so they must be scanned.
     assert!(sniff(
         &P::new()
@@ -620,6 +641,8 @@ fn sniff_accepts_pickles_and_rejects_text() {
         b"def f():\n    pass\n",
         b"0.5,1.5\n",
         b"name,value\nx,1\n",
+        b"Git v2.23.4 Release Notes\n=========================\n",
+        b"PKGVERSION = \"(tzcode) \"\nTZVERSION = \"2025b\"\n",
     ] {
         assert!(!sniff(text), "{:?}", String::from_utf8_lossy(text));
     }
@@ -702,6 +725,21 @@ fn a_huge_declared_value_is_streamed_not_allocated() {
     let a = analyze(bytes.as_slice(), &limits);
     clean(&a);
     assert_eq!(a.bytes, bytes.len() as u64);
+    let b = analyze_source(&bytes.as_slice(), &limits, &Options::default());
+    assert_eq!(a, b);
+    // A declared length past the end is truncation, whichever way the bytes are skipped.
+    let cut = &bytes[..bytes.len() - 10];
+    let e = analyze_source(&cut, &limits, &Options::default()).error;
+    assert!(
+        matches!(
+            e,
+            Some(PickleError {
+                kind: ErrorKind::Truncated(_),
+                ..
+            })
+        ),
+        "{e:?}"
+    );
     let text = decompile(bytes.as_slice(), &limits);
     assert!(text.contains("(3145728 bytes)"), "{text}");
 }
@@ -720,6 +758,76 @@ fn decompile_shows_imports_calls_and_state() {
     assert!(listing.contains("# pickle 4 at offset"), "{listing}");
 }
 
+/// Opcode snippets (valid on their own) that the soup test strings together at random.
+const SNIPPETS: &[&[u8]] = &[
+    b"\x80\x02",
+    b"\x80\x04",
+    b"\x95\x04\x00\x00\x00\x00\x00\x00\x00",
+    b"(",
+    b")",
+    b"]",
+    b"}",
+    b"\x8f",
+    b"N",
+    b"K\x01",
+    b"J\xff\xff\xff\xff",
+    b"\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19",
+    b"\x8c\x02os",
+    b"\x8c\x06system",
+    b"\x8c\x13joblib.numpy_pickle",
+    b"\x8c\x11NumpyArrayWrapper",
+    b"\x8c\x05shape",
+    b"\x8c\x05dtype",
+    b"\x8c\x02f8",
+    b"\x8c\x05numpy",
+    b"\x8c\x07storage",
+    b"cbuiltins\ngetattr\n",
+    b"cfunctools\npartial\n",
+    b"cnumpy\ndtype\n",
+    b"ctorch\nFloatStorage\n",
+    b"\x93",
+    b"R",
+    b"b",
+    b"\x81",
+    b"\x92",
+    b"o",
+    b"t",
+    b"l",
+    b"d",
+    b"a",
+    b"e",
+    b"s",
+    b"u",
+    b"\x90",
+    b"\x91",
+    b"\x85",
+    b"\x86",
+    b"\x87",
+    b"0",
+    b"1",
+    b"2",
+    b"\x94",
+    b"h\x00",
+    b"h\x01",
+    b"q\x00",
+    b"g0\n",
+    b"p1\n",
+    b"Q",
+    b"Pid\n",
+    b"\x82\x01",
+    b"\x97",
+    b"\x98",
+    b"C\x03abc",
+    b"B\x0b\x00\x00\x00\x80\x02cos\nsystem\n.",
+    b"S'x'\n",
+    b"V\\u0041\n",
+    b"I01\n",
+    b"F1.5\n",
+    b"imod\nname\n",
+    b".",
+    b"\x00\x00\x00\x00\x00\x00\x00\x00",
+];
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -730,6 +838,18 @@ proptest! {
         prop_assert!(a.ops <= 10_001 + 64);
         let _ = sniff(&bytes);
         let _ = listing(bytes.as_slice(), &limits);
+        let _ = decompile(bytes.as_slice(), &limits);
+    }
+
+    #[test]
+    fn never_panics_on_opcode_soup(parts in proptest::collection::vec(0usize..SNIPPETS.len(), 0..200)) {
+        let mut bytes = Vec::new();
+        for i in parts {
+            bytes.extend_from_slice(SNIPPETS[i]);
+        }
+        let limits = Limits { max_pickle_ops: 10_000, max_pickle_stack: 64, ..Limits::default() };
+        let a = analyze(bytes.as_slice(), &limits);
+        prop_assert!(a.bytes <= bytes.len() as u64);
         let _ = decompile(bytes.as_slice(), &limits);
     }
 
@@ -747,5 +867,247 @@ proptest! {
         let a = analyze(bytes.as_slice(), &Limits::default());
         prop_assert!(a.bytes <= bytes.len() as u64);
         let _ = decompile(bytes.as_slice(), &Limits::default());
+    }
+}
+
+/// Throughput sanity check (no timed assertion): run with
+/// `cargo test -p modelgate-formats --release -- --ignored throughput --nocapture`.
+#[test]
+#[ignore = "prints throughput; run on demand"]
+fn throughput() {
+    use std::time::Instant;
+    // Op-dense: a torch-like state dict with 200k tensors' worth of opcodes.
+    let mut p = P::new()
+        .proto(2)
+        .global("collections", "OrderedDict")
+        .empty_tuple()
+        .reduce();
+    for i in 0..200_000u32 {
+        // SETITEMS in batches of 1000, as pickle writes them.
+        if i % 1000 == 0 {
+            if i > 0 {
+                p = p.op(b'u');
+            }
+            p = p.mark();
+        }
+        let key = format!("layer{i}.weight");
+        p = p
+            .s(&key)
+            .global("torch._utils", "_rebuild_tensor_v2")
+            .mark()
+            .mark()
+            .s("storage")
+            .global("torch", "FloatStorage")
+            .s(&i.to_string())
+            .s("cpu")
+            .int(6)
+            .tuple()
+            .op(b'Q')
+            .int(0)
+            .int(2)
+            .int(3)
+            .op(0x86)
+            .int(3)
+            .int(1)
+            .op(0x86)
+            .op(0x89)
+            .global("collections", "OrderedDict")
+            .empty_tuple()
+            .reduce()
+            .tuple()
+            .reduce();
+    }
+    let dense = p.op(b'u').stop().done();
+    // Payload-heavy: 64 values of 4 MiB each (BINBYTES), as joblib/legacy pickles carry.
+    let mut p = P::new().proto(3).op(b']').mark();
+    let chunk = vec![0x5au8; 4 << 20];
+    for _ in 0..64 {
+        p = p.bytes(&chunk);
+    }
+    let heavy = p.op(b'e').stop().done();
+    for (name, bytes) in [("op-dense", &dense), ("payload-heavy", &heavy)] {
+        let t = Instant::now();
+        let a = analyze(bytes.as_slice(), &Limits::default());
+        let secs = t.elapsed().as_secs_f64();
+        assert!(
+            a.error.is_none() && a.limit.is_none(),
+            "{:?} {:?}",
+            a.error,
+            a.limit
+        );
+        #[allow(clippy::cast_precision_loss)]
+        let mb = bytes.len() as f64 / 1e6;
+        println!(
+            "{name}: {mb:.1} MB, {} ops in {secs:.3}s = {:.0} MB/s",
+            a.ops,
+            mb / secs
+        );
+    }
+}
+
+#[test]
+#[ignore = "manual: counts files under $SNIFF_DIR that sniff as pickles"]
+fn sniff_survey() {
+    let dir = std::env::var("SNIFF_DIR").unwrap();
+    let mut stack = vec![std::path::PathBuf::from(dir)];
+    let (mut files, mut hits) = (0, 0);
+    while let Some(p) = stack.pop() {
+        if let Ok(rd) = std::fs::read_dir(&p) {
+            for e in rd.flatten() {
+                let path = e.path();
+                if path.is_dir() && !path.is_symlink() {
+                    stack.push(path);
+                } else if path.is_file() {
+                    let Ok(bytes) = std::fs::read(&path) else {
+                        continue;
+                    };
+                    files += 1;
+                    let prefix = &bytes[..bytes.len().min(65536)];
+                    if sniff(prefix) {
+                        hits += 1;
+                        println!("{}", path.display());
+                    }
+                }
+            }
+        }
+    }
+    println!("{hits} of {files} files sniff as pickles");
+}
+
+/// Throughput on a file: `PICKLE_FILE=… cargo test -p modelgate-formats --release -- --ignored
+/// throughput_file --nocapture` (reads through a buffered file reader, as the scanner does).
+#[test]
+#[ignore = "prints throughput for $PICKLE_FILE"]
+fn throughput_file() {
+    use std::time::Instant;
+    let path = std::env::var("PICKLE_FILE").unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    let len = file.metadata().unwrap().len();
+    let t = Instant::now();
+    let a = analyze(std::io::BufReader::new(file), &Limits::default());
+    let secs = t.elapsed().as_secs_f64();
+    #[allow(clippy::cast_precision_loss)]
+    let mb = len as f64 / 1e6;
+    println!(
+        "{path}: {mb:.1} MB, {} ops, {} sites, error {:?}, in {secs:.3}s = {:.0} MB/s",
+        a.ops,
+        a.calls.len(),
+        a.error,
+        mb / secs
+    );
+}
+
+#[test]
+fn joblib_array_data_that_is_a_pickle_is_checked() {
+    // joblib < 1.2 layout (no padding byte): a uint8 array whose bytes are opcodes. joblib
+    // reads them as data; plain pickle.load would run them.
+    let payload = P::new()
+        .proto(2)
+        .global("os", "system")
+        .s("id")
+        .tuple1()
+        .reduce()
+        .stop()
+        .done();
+    let n = u8::try_from(payload.len()).unwrap();
+    let bytes = P::new()
+        .proto(4)
+        .sglobal("joblib.numpy_pickle", "NumpyArrayWrapper")
+        .empty_tuple()
+        .op(0x81)
+        .op(b'}')
+        .mark()
+        .s("shape")
+        .int(n)
+        .tuple1()
+        .s("order")
+        .s("C")
+        .s("dtype")
+        .sglobal("numpy", "dtype")
+        .s("u1")
+        .op(0x89)
+        .op(0x88)
+        .op(0x87)
+        .reduce()
+        .op(b'u')
+        .build()
+        .raw(&payload)
+        .stop()
+        .done();
+    let a = run(&bytes);
+    clean(&a);
+    assert_eq!(a.joblib.as_ref().map(|j| j.arrays), Some(1));
+    assert_eq!(a.embedded.len(), 1);
+    assert_eq!(a.embedded[0].data, payload);
+}
+
+#[test]
+#[ignore = "manual: prints the explain views of $PICKLE_FILE"]
+fn print_views() {
+    let path = std::env::var("PICKLE_FILE").unwrap();
+    let bytes = std::fs::read(path).unwrap();
+    let e = explain_stream(bytes.as_slice(), &Limits::default());
+    println!("{}\n{}", e.listing, e.code);
+}
+
+#[test]
+#[ignore = "manual: prints `file offset opcode` for every file under $CORPUS (differential check)"]
+fn corpus_ops() {
+    use std::fmt::Write as _;
+    let dir = std::env::var("CORPUS").unwrap();
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    names.sort();
+    for path in names {
+        let bytes = std::fs::read(&path).unwrap();
+        let a = analyze(bytes.as_slice(), &Limits::default());
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        println!(
+            "SUMMARY {name} ops={} err={:?} trailing={:?}",
+            a.ops, a.error, a.trailing
+        );
+        for c in &a.calls {
+            if let (Target::Global { module, name: n }, Usage::Import | Usage::Inst) =
+                (&c.target, c.usage)
+            {
+                println!("GLOBAL {name} {module} {n}");
+            }
+        }
+        for item in Disassembler::new(bytes.as_slice(), &Limits::default()) {
+            match item {
+                Ok((off, op, arg)) => {
+                    let canon = match &arg {
+                        Arg::Int(i) | Arg::Ext(i) => i.to_string(),
+                        Arg::Memo(i) | Arg::Frame(i) => i.to_string(),
+                        Arg::Proto(p) => p.to_string(),
+                        Arg::Bool(b) => (if *b { "True" } else { "False" }).to_owned(),
+                        Arg::Long(l) => l.value.map_or_else(|| "?".to_owned(), |v| v.to_string()),
+                        Arg::Float(f) => format!("{f:e}"),
+                        Arg::Text(b) => format!(
+                            "T{}",
+                            b.data.iter().fold(String::new(), |mut h, c| {
+                                let _ = write!(h, "{c:02x}");
+                                h
+                            })
+                        ),
+                        Arg::Str8(b) | Arg::Bytes(b) => format!(
+                            "B{}",
+                            b.data.iter().fold(String::new(), |mut h, c| {
+                                let _ = write!(h, "{c:02x}");
+                                h
+                            })
+                        ),
+                        Arg::Pair(p) => format!("{}.{}", p.0, p.1),
+                        Arg::PersId(p) => p.clone(),
+                        Arg::None => "-".to_owned(),
+                    };
+                    println!("OP {name} {off} {} {canon}", op.name());
+                }
+                Err(e) => println!("ERR {name} {e}"),
+            }
+        }
     }
 }

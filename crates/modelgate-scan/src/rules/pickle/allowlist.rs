@@ -308,16 +308,6 @@ pub(crate) const SAFE: &[(&str, &str, &str)] = &[
         "NumpyArrayWrapper",
         "array placeholder (old sklearn-vendored joblib)",
     ),
-    (
-        "joblib.numpy_pickle_compat",
-        "NDArrayWrapper",
-        "array placeholder (joblib < 0.10)",
-    ),
-    (
-        "joblib.numpy_pickle_compat",
-        "ZNDArrayWrapper",
-        "array placeholder (joblib < 0.10)",
-    ),
     // Standard-library helpers and value types.
     (
         "copyreg",
@@ -393,6 +383,36 @@ pub(crate) const SAFE: &[(&str, &str, &str)] = &[
     ("pathlib", "PurePath", "path value"),
     ("pathlib", "PurePosixPath", "path value"),
     ("pathlib", "PureWindowsPath", "path value"),
+    (
+        "pathlib._local",
+        "Path",
+        "path value (Python 3.13+ module of the path classes)",
+    ),
+    (
+        "pathlib._local",
+        "PosixPath",
+        "path value (Python 3.13+ module of the path classes)",
+    ),
+    (
+        "pathlib._local",
+        "WindowsPath",
+        "path value (Python 3.13+ module of the path classes)",
+    ),
+    (
+        "pathlib._local",
+        "PurePath",
+        "path value (Python 3.13+ module of the path classes)",
+    ),
+    (
+        "pathlib._local",
+        "PurePosixPath",
+        "path value (Python 3.13+ module of the path classes)",
+    ),
+    (
+        "pathlib._local",
+        "PureWindowsPath",
+        "path value (Python 3.13+ module of the path classes)",
+    ),
     ("re", "_compile", "compiled regular expression"),
     ("array", "array", "array"),
     ("array", "_array_reconstructor", "array"),
@@ -439,6 +459,102 @@ pub(crate) const LIBRARY_REBUILDERS: &[(&str, &str, &str)] = &[
         "newObj",
         "Cython cls.__new__(cls)",
     ),
+    // joblib < 0.10 wrote arrays to sibling files; on load the wrapper opens the file its state
+    // names (relative to the pickle) with allow_pickle=True. The sibling is scanned on its own.
+    (
+        "joblib.numpy_pickle",
+        "NDArrayWrapper",
+        "joblib < 0.10 array in a sibling .npy named by its state",
+    ),
+    (
+        "joblib.numpy_pickle",
+        "ZNDArrayWrapper",
+        "joblib < 0.10 array in a sibling zlib file named by its state",
+    ),
+    (
+        "joblib.numpy_pickle_compat",
+        "NDArrayWrapper",
+        "joblib < 0.10 array in a sibling .npy named by its state",
+    ),
+    (
+        "joblib.numpy_pickle_compat",
+        "ZNDArrayWrapper",
+        "joblib < 0.10 array in a sibling zlib file named by its state",
+    ),
+    (
+        "sklearn.externals.joblib.numpy_pickle",
+        "NDArrayWrapper",
+        "old sklearn-vendored joblib sibling-file array",
+    ),
+    (
+        "sklearn.externals.joblib.numpy_pickle",
+        "ZNDArrayWrapper",
+        "old sklearn-vendored joblib sibling-file array",
+    ),
+    // pandas values (DataFrames, indexes, timestamps) restore themselves through these.
+    (
+        "pandas._libs.internals",
+        "_unpickle_block",
+        "pandas block from an array",
+    ),
+    (
+        "pandas.core.internals.managers",
+        "BlockManager",
+        "DataFrame block manager",
+    ),
+    (
+        "pandas.core.internals.managers",
+        "SingleBlockManager",
+        "Series block manager",
+    ),
+    (
+        "pandas.core.indexes.base",
+        "_new_Index",
+        "cls.__new__(cls, **state) for an Index (its class argument is classified)",
+    ),
+    (
+        "pandas.core.indexes.datetimes",
+        "_new_DatetimeIndex",
+        "DatetimeIndex from state (its class argument is classified)",
+    ),
+    (
+        "pandas.core.indexes.period",
+        "_new_PeriodIndex",
+        "PeriodIndex from state (its class argument is classified)",
+    ),
+    (
+        "pandas._libs.tslibs.timestamps",
+        "_unpickle_timestamp",
+        "Timestamp from integers",
+    ),
+    (
+        "pandas._libs.tslibs.timedeltas",
+        "_timedelta_unpickle",
+        "Timedelta from integers",
+    ),
+    ("pandas._libs.tslibs.nattype", "__nat_unpickle", "NaT"),
+    ("pandas", "Period", "Period from ordinal and frequency"),
+    ("pandas", "Timestamp", "timestamp"),
+    ("pandas", "Timedelta", "duration"),
+    ("pandas", "Interval", "interval"),
+    ("pandas", "StringDtype", "dtype"),
+    ("pandas", "CategoricalDtype", "dtype"),
+    ("pandas", "IntervalDtype", "dtype"),
+    ("pandas", "PeriodDtype", "dtype"),
+    ("pandas", "DatetimeTZDtype", "dtype"),
+];
+
+/// Modules whose `CamelCase` classes real pickles call with arguments only to rebuild values
+/// (Cython extension types, date offsets): treated like [`LIBRARY_REBUILDERS`].
+pub(crate) const LIBRARY_REBUILDER_CLASS_MODULES: &[(&str, &str)] = &[
+    (
+        "sklearn._loss._loss",
+        "Cython loss functions (CyHalfBinomialLoss, …)",
+    ),
+    (
+        "pandas._libs.tslibs.offsets",
+        "pandas date offsets (Day, MonthEnd, …)",
+    ),
 ];
 
 /// The role of helper callables (see [`Role`]).
@@ -462,4 +578,15 @@ pub(crate) const HELPER_ROLES: &[(&str, &str, Role)] = &[
     ("torch._tensor", "_rebuild_from_type_v2", Role::Calls),
     ("functools", "partial", Role::Wraps),
     ("_functools", "partial", Role::Wraps),
+    ("pandas.core.indexes.base", "_new_Index", Role::Rebuilds),
+    (
+        "pandas.core.indexes.datetimes",
+        "_new_DatetimeIndex",
+        Role::Rebuilds,
+    ),
+    (
+        "pandas.core.indexes.period",
+        "_new_PeriodIndex",
+        Role::Rebuilds,
+    ),
 ];

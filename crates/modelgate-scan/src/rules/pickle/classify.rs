@@ -3,11 +3,12 @@
 //! library tiers.
 
 use super::allowlist::{
-    HELPER_ROLES, LIBRARY_REBUILDERS, REBUILD_SAFE_PREFIXES, Role, SAFE, SAFE_PREFIXES,
+    HELPER_ROLES, LIBRARY_REBUILDER_CLASS_MODULES, LIBRARY_REBUILDERS, REBUILD_SAFE_PREFIXES, Role,
+    SAFE, SAFE_PREFIXES,
 };
 use super::denylist::{
-    DANGEROUS_FINAL_NAMES, DANGEROUS_MODULES, DANGEROUS_NAMES, DANGEROUS_TRAVERSAL_NAMES,
-    DANGEROUS_WHEN_CALLED,
+    DANGEROUS_FINAL_NAMES, DANGEROUS_MODULES, DANGEROUS_NAMES, DANGEROUS_SUBSTRINGS,
+    DANGEROUS_TRAVERSAL_NAMES, DANGEROUS_WHEN_CALLED,
 };
 
 /// What a callable is.
@@ -83,7 +84,8 @@ const IMPORT_MAPPING: &[(&str, &str)] = &[
 ];
 
 /// `_compat_pickle.NAME_MAPPING` entries that change the module of a name.
-const NAME_MAPPING: &[((&str, &str), (&str, &str))] = &[
+type NamePair = (&'static str, &'static str);
+const NAME_MAPPING: &[(NamePair, NamePair)] = &[
     (("__builtin__", "xrange"), ("builtins", "range")),
     (("__builtin__", "reduce"), ("functools", "reduce")),
     (("__builtin__", "intern"), ("sys", "intern")),
@@ -104,7 +106,7 @@ const NAME_MAPPING: &[((&str, &str), (&str, &str))] = &[
 ];
 
 /// The name the unpickler resolves: Python 2 names mapped to Python 3. Applied whatever the
-/// protocol (CPython maps only below protocol 3), so a Python 2 loader is covered too.
+/// protocol (`CPython` maps only below protocol 3), so a Python 2 loader is covered too.
 pub fn canonical(module: &str, name: &str) -> (String, String) {
     if let Some((_, (m, n))) = NAME_MAPPING
         .iter()
@@ -152,6 +154,12 @@ pub fn classify(module: &str, name: &str) -> Class {
     if SAFE.iter().any(|(m, n, _)| *m == module && *n == name) {
         return Class::Safe;
     }
+    if LIBRARY_REBUILDERS
+        .iter()
+        .any(|(m, n, _)| *m == module && *n == name)
+    {
+        return Class::LibraryRebuilder;
+    }
     let name_segments: Vec<&str> = name.split('.').collect();
     if let Some(d) = name_segments.iter().find(|s| is_dunder(s)) {
         return Class::Dangerous(format!(
@@ -167,6 +175,14 @@ pub fn classify(module: &str, name: &str) -> Class {
     let full = format!("{module}.{name}");
     if let Some((m, why)) = DANGEROUS_MODULES.iter().find(|(m, _)| under(&full, m)) {
         return Class::Dangerous(format!("`{m}`: {why}"));
+    }
+    if let Some((prefix, _, why)) = DANGEROUS_SUBSTRINGS.iter().find(|(p, subs, _)| {
+        under(&full, p)
+            && full
+                .split('.')
+                .any(|seg| subs.iter().any(|s| seg.to_ascii_lowercase().contains(s)))
+    }) {
+        return Class::Dangerous(format!("`{prefix}`: {why}"));
     }
     if name_segments.len() > 1 {
         // A dotted name is resolved attribute by attribute (protocol 4 `_getattribute`).
@@ -222,13 +238,12 @@ pub fn classify(module: &str, name: &str) -> Class {
         return Class::RebuildSafe;
     }
     let cython_unpickle = last.starts_with("__pyx_unpickle_");
-    let sklearn_loss = module == "sklearn._loss._loss" && last.starts_with("Cy");
-    if cython_unpickle
-        || sklearn_loss
-        || LIBRARY_REBUILDERS
+    let rebuilder_class = name_segments.len() == 1
+        && last.starts_with(|c: char| c.is_ascii_uppercase())
+        && LIBRARY_REBUILDER_CLASS_MODULES
             .iter()
-            .any(|(m, n, _)| *m == module && *n == name)
-    {
+            .any(|(m, _)| *m == module);
+    if cython_unpickle || rebuilder_class {
         return Class::LibraryRebuilder;
     }
     if name_segments.len() > 1 {
@@ -321,6 +336,15 @@ mod tests {
         ));
         assert!(matches!(class("torch", "load"), Class::Dangerous(_)));
         assert!(matches!(
+            class("torch._C", "_jit_script_compile"),
+            Class::Dangerous(_)
+        ));
+        assert!(matches!(
+            class("torch._C", "import_ir_module"),
+            Class::Dangerous(_)
+        ));
+        assert_eq!(class("torch._C._nn", "gelu"), Class::Unknown(None));
+        assert!(matches!(
             class("numpy", "memmap"),
             Class::DangerousWhenCalled(_)
         ));
@@ -329,6 +353,24 @@ mod tests {
             Class::RebuildSafe
         );
         assert_eq!(class("sklearn.tree._tree", "Tree"), Class::LibraryRebuilder);
+        assert_eq!(
+            class("pandas._libs.tslibs.offsets", "Day"),
+            Class::LibraryRebuilder
+        );
+        assert_eq!(
+            class("pandas.core.indexes.base", "_new_Index"),
+            Class::LibraryRebuilder
+        );
+        assert_eq!(class("pathlib._local", "PosixPath"), Class::Safe);
+        assert!(matches!(
+            class("pathlib._local", "Path.write_text"),
+            Class::Dangerous(_)
+        ));
+        assert_eq!(
+            class("joblib.numpy_pickle", "NDArrayWrapper"),
+            Class::LibraryRebuilder
+        );
+        assert!(matches!(class("joblib", "load"), Class::Dangerous(_)));
         assert_eq!(
             class("sklearn._loss._loss", "CyHalfBinomialLoss"),
             Class::LibraryRebuilder

@@ -2,7 +2,7 @@
 //! imports or calls them. Every entry is `critical` (`MG101`) whatever the usage: no legitimate
 //! checkpoint references them, and referencing one is how every published payload starts.
 //!
-//! Sources: CPython's docs on `pickle` security; the bypasses published against picklescan,
+//! Sources: `CPython`'s docs on `pickle` security; the bypasses published against picklescan,
 //! modelscan and fickling (GHSA advisories of 2024–2025: `asyncio`, `pydoc.pipepager`,
 //! `uuid._get_command_stdout`, `_osx_support`, `cProfile.runctx`, `timeit`, `pty.spawn`,
 //! `lib2to3`, `idlelib`, `bdb`, `trace`, `doctest`, `code.InteractiveInterpreter`, `distutils`,
@@ -251,7 +251,6 @@ pub(crate) const DANGEROUS_MODULES: &[(&str, &str)] = &[
     ("torch.classes", "native classes"),
     ("torch._classes", "native classes"),
     ("torch.library", "registers native code"),
-    ("torch._C", "native bindings (JIT, file loaders)"),
     ("torch.onnx", "export writes files"),
     (
         "numpy.testing",
@@ -275,6 +274,42 @@ pub(crate) const DANGEROUS_MODULES: &[(&str, &str)] = &[
     ("pandas.eval", "evaluates expressions"),
     ("keras.utils.get_file", "downloads files"),
     ("tensorflow.io", "file I/O"),
+    // Further vectors from picklescan's and fickling's lists and advisories.
+    (
+        "mailcap",
+        "mailcap.findmatch runs the matching entry's test command",
+    ),
+    ("_pyrepl", "the interactive console runs code"),
+    ("filecmp", "reads files"),
+    ("syslog", "writes the system log"),
+    ("smtpd", "mail server"),
+    ("wsgiref", "HTTP server"),
+    ("cgi", "reads the request environment and files"),
+    (
+        "torch.utils._config_module",
+        "ConfigModule.load_config unpickles",
+    ),
+    ("torch.utils.bottleneck", "runs profilers over code"),
+    (
+        "torch.utils.data.datapipes",
+        "decoders unpickle and open files",
+    ),
+    (
+        "keras.models",
+        "load_model runs Lambda layers and custom objects",
+    ),
+    (
+        "keras.saving",
+        "load_model runs Lambda layers and custom objects",
+    ),
+    (
+        "tensorflow.keras.models",
+        "load_model runs Lambda layers and custom objects",
+    ),
+    (
+        "tensorflow.saved_model",
+        "loads graphs with file and network ops",
+    ),
 ];
 
 /// Exact `module.name` pairs (after Python 2 name mapping) outside the modules above.
@@ -343,7 +378,27 @@ pub(crate) const DANGEROUS_TRAVERSAL_NAMES: &[&str] = &[
     "open",
     "globals",
     "modules",
+    "from_pretrained",
+    "load_model",
+    "load_config",
+    "runcode",
+    "runcommand",
+    "resolve_name",
+    "execWrapper",
+    "compile_file",
 ];
+
+/// Modules mixing harmless and dangerous members (torch's native bindings hold both
+/// `torch._C._nn.gelu`, which whole-model pickles reference, and the `TorchScript` loaders): a
+/// name is dangerous when any of its segments contains one of the substrings.
+pub(crate) const DANGEROUS_SUBSTRINGS: &[(&str, &[&str], &str)] = &[(
+    "torch._C",
+    &[
+        "jit", "load", "import", "script", "compile", "save", "exec", "eval", "pickle", "dlopen",
+        "library", "_set_", "override",
+    ],
+    "native torch binding that loads, compiles or runs code",
+)];
 
 /// Dangerous only when called (file I/O on construction), harmless as a reference: joblib
 /// records `numpy.memmap` as the subclass of memory-mapped arrays.

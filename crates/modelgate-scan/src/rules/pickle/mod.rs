@@ -73,8 +73,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use modelgate_core::{FileFormat, Finding, Limits, RuleId, Severity};
+use modelgate_formats::ByteSource;
 use modelgate_formats::pickle::{self, Analysis, CallSite, Options, Target, Usage};
-use modelgate_formats::{ByteSource, SourceReader};
 
 pub use allowlist::Role;
 pub use classify::{Class, canonical, classify, is_loader, role};
@@ -196,6 +196,13 @@ fn verdict(site: &CallSite) -> Option<Verdict> {
         Class::Unknown(note) => {
             let note = note.map(|n| format!(" ({n})")).unwrap_or_default();
             match eff {
+                Effect::Invoked if looks_like_enum_lookup(site, &name) => (
+                    RuleId::PickleUnknownClassRebuilt,
+                    Severity::Medium,
+                    format!(
+                        "not on the allowlist; called with one constant, the shape of an Enum member lookup (`Cls(value)`){note}"
+                    ),
+                ),
                 Effect::Invoked => (
                     RuleId::PickleUnknownCallableInvoked,
                     Severity::High,
@@ -224,6 +231,19 @@ fn verdict(site: &CallSite) -> Option<Verdict> {
     })
 }
 
+/// `Enum` members pickle as `Cls(value)`: a `REDUCE` of a `CamelCase` class with one constant
+/// scalar. Unknown callables of that shape are reported at medium instead of high, so that
+/// checkpoints carrying enum-typed settings (Hugging Face `training_args.bin`) do not fail the
+/// gate; a function named like a class and called with one string is the residual risk.
+fn looks_like_enum_lookup(site: &CallSite, name: &str) -> bool {
+    let last = name.rsplit('.').next().unwrap_or(name);
+    site.usage == Usage::Reduce
+        && site.via.is_none()
+        && site.single_constant_arg
+        && last.starts_with(|c: char| c.is_ascii_uppercase())
+        && last.chars().any(|c| c.is_ascii_lowercase())
+}
+
 fn describe_usage(site: &CallSite) -> String {
     let mut text = site.usage.describe().to_owned();
     if let Some(via) = &site.via {
@@ -239,8 +259,7 @@ struct Aggregate {
     rule: RuleId,
     severity: Severity,
     offset: u64,
-    count: u64,
-    usages: Vec<String>,
+    usages: Vec<(String, u64)>,
     why: String,
     written: Vec<String>,
 }
@@ -263,7 +282,6 @@ pub(crate) fn report(ctx: &mut Ctx<'_>, analysis: &Analysis) {
             rule: v.rule,
             severity: v.severity,
             offset: site.offset,
-            count: 0,
             usages: Vec::new(),
             why: v.why.clone(),
             written: Vec::new(),
@@ -274,9 +292,10 @@ pub(crate) fn report(ctx: &mut Ctx<'_>, analysis: &Analysis) {
             entry.why = v.why;
         }
         entry.offset = entry.offset.min(site.offset);
-        entry.count = entry.count.saturating_add(site.count);
-        if !entry.usages.contains(&usage) && entry.usages.len() < 6 {
-            entry.usages.push(usage);
+        if let Some(u) = entry.usages.iter_mut().find(|(u, _)| *u == usage) {
+            u.1 = u.1.saturating_add(site.count);
+        } else if entry.usages.len() < 6 {
+            entry.usages.push((usage, site.count));
         }
         if !entry.written.contains(&written) && entry.written.len() < 3 {
             entry.written.push(written);
@@ -286,14 +305,20 @@ pub(crate) fn report(ctx: &mut Ctx<'_>, analysis: &Analysis) {
     ordered.sort_by_key(|(_, a)| a.offset);
     for (subject, agg) in ordered {
         let rule = agg.rule;
-        let times = if agg.count == 1 {
-            String::new()
-        } else {
-            format!(", {} uses", agg.count)
-        };
+        let usages: Vec<String> = agg
+            .usages
+            .iter()
+            .map(|(u, n)| {
+                if *n == 1 {
+                    u.clone()
+                } else {
+                    format!("{u} ×{n}")
+                }
+            })
+            .collect();
         let message = format!(
-            "`{subject}` is {} (first at offset {:#x}{times}): {}",
-            agg.usages.join(", "),
+            "`{subject}` is {} (first at offset {:#x}): {}",
+            usages.join(", "),
             agg.offset,
             agg.why,
         );
@@ -329,8 +354,13 @@ fn report_embedded(ctx: &mut Ctx<'_>, analysis: &Analysis) {
             (None, false) => (Severity::Low, "holds only data".to_owned()),
         };
         let member = format!("<embedded pickle @{:#x}>", e.offset);
+        let value = if e.joblib_array_data {
+            "joblib array data (read as data by joblib.load, run as opcodes by a plain pickle.load)"
+        } else {
+            "constant"
+        };
         let message = format!(
-            "a {}-byte constant at offset {:#x} is itself a pickle and {what}; its findings are listed under `{member}`",
+            "the {}-byte {value} at offset {:#x} is itself a pickle and {what}; its findings are listed under `{member}`",
             e.data.len(),
             e.offset,
         );
@@ -402,7 +432,7 @@ fn report_end(ctx: &mut Ctx<'_>, analysis: &Analysis) {
 /// Explains a pickle stream for `modelgate pickle disasm` and `modelgate scan --explain`: the
 /// opcode listing, the pseudo-Python, and the classification of every callable.
 pub fn explain(src: &dyn ByteSource, limits: &Limits) -> String {
-    let explained = pickle::explain_stream(SourceReader::new(src), limits);
+    let explained = pickle::explain_source(src, limits);
     let mut out = String::new();
     out.push_str("== opcodes ==\n");
     out.push_str(&explained.listing);

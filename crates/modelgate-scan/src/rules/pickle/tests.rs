@@ -1,6 +1,6 @@
 //! Rule tests: every bypass technique as its own case asserting rule, subject and severity;
 //! benign torch-, numpy-, sklearn- and joblib-like streams asserting nothing at high or above.
-//! Benign literals come from CPython 3.11 (`pickle`), numpy 2.4.6, joblib 1.6.0 and
+//! Benign literals come from `CPython` 3.11 (`pickle`), numpy 2.4.6, joblib 1.6.0 and
 //! scikit-learn 1.9.1, with the generating snippet above each.
 
 use modelgate_core::{Finding, Limits, Location, RuleId, Severity};
@@ -196,6 +196,43 @@ fn denylisted_callables_are_critical_however_named() {
         ("tempfile", "mkstemp", "tempfile.mkstemp"),
         ("pkgutil", "resolve_name", "pkgutil.resolve_name"),
         ("copyreg", "add_extension", "copyreg.add_extension"),
+        (
+            "code",
+            "InteractiveInterpreter.runcode",
+            "code.InteractiveInterpreter.runcode",
+        ),
+        (
+            "idlelib.pyshell",
+            "ModifiedInterpreter.runcode",
+            "idlelib.pyshell.ModifiedInterpreter.runcode",
+        ),
+        ("trace", "Trace.runctx", "trace.Trace.runctx"),
+        (
+            "torch.utils._config_module",
+            "ConfigModule.load_config",
+            "torch.utils._config_module.ConfigModule.load_config",
+        ),
+        (
+            "torch._inductor.codecache",
+            "compile_file",
+            "torch._inductor.codecache.compile_file",
+        ),
+        (
+            "torch.utils.data.datapipes.utils.decoder",
+            "basichandlers",
+            "torch.utils.data.datapipes.utils.decoder.basichandlers",
+        ),
+        ("mailcap", "findmatch", "mailcap.findmatch"),
+        ("imaplib", "IMAP4_stream", "imaplib.IMAP4_stream"),
+        ("logging", "FileHandler", "logging.FileHandler"),
+        ("requests.api", "get", "requests.api.get"),
+        ("aiohttp", "request", "aiohttp.request"),
+        ("_io", "FileIO", "_io.FileIO"),
+        (
+            "mylib",
+            "Loader.from_pretrained",
+            "mylib.Loader.from_pretrained",
+        ),
         ("mylib.compat", "system", "mylib.compat.system"),
         ("mylib.compat", "os", "mylib.compat.os"),
     ];
@@ -288,6 +325,23 @@ fn getattr_chains_report_both_callables() {
         "builtins.__import__",
         Severity::Critical,
     );
+    // getattr(__import__('builtins'), 'eval')('1')
+    let bytes = P::default()
+        .proto(4)
+        .sglobal("builtins", "getattr")
+        .sglobal("builtins", "__import__")
+        .call1("builtins")
+        .s("eval")
+        .raw(&[0x86, b'R'])
+        .call1("1")
+        .stop();
+    let f = expect(
+        &bytes,
+        RuleId::PickleDangerousCallable,
+        "builtins.eval",
+        Severity::Critical,
+    );
+    assert!(f.message.contains("via builtins.getattr"), "{}", f.message);
     // getattr(<safe global>, 'eval'): the attribute path is what gets called.
     let bytes = P::default()
         .proto(4)
@@ -619,18 +673,33 @@ fn one_finding_per_callable_with_a_count() {
     assert_eq!(hits.len(), 1, "{all:#?}");
     assert_eq!(hits[0].rule, RuleId::PickleUnknownCallableInvoked);
     assert!(
-        hits[0].message.contains("20000 uses"),
+        hits[0].message.contains("called (REDUCE) ×10000"),
         "{}",
         hits[0].message
     );
 }
 
 // A torch.save state dict (protocol 2, BINPERSID storages, _rebuild_tensor_v2, OrderedDict with
-// _metadata), written by pickle.Pickler with torch's persistent_id over stub torch modules
-// (generator: crates/modelgate-scan/src/rules/pickle/tests.rs docs; see genb.py in the report).
+// _metadata). torch is not installed here, so the stream was written by CPython 3.11's pickle
+// with the globals and persistent ids torch.save writes, over stub modules:
+//   torch = types.ModuleType('torch'); tu = types.ModuleType('torch._utils')
+//   def _rebuild_tensor_v2(*a): pass            # __module__ = 'torch._utils'
+//   class FloatStorage: pass                     # __module__ = 'torch'
+//   sys.modules['torch'], sys.modules['torch._utils'] = torch, tu
+//   class T:  # a tensor
+//       def __reduce_ex__(s, p): return (_rebuild_tensor_v2, (Storage(s.k, n), 0, s.shape,
+//                                        stride, False, collections.OrderedDict()))
+//   class P(pickle.Pickler):
+//       def persistent_id(s, o):
+//           return ('storage', FloatStorage, o.k, 'cpu', o.n) if isinstance(o, Storage) else None
+//   sd = OrderedDict([('fc.weight', T('0', (2, 3))), ('fc.bias', T('1', (3,)))])
+//   sd._metadata = OrderedDict([('', {'version': 1}), ('fc', {'version': 1})])
+//   P(buf, protocol=2).dump(sd)
 const STATE_DICT: &[u8] = b"\x80\x02ccollections\nOrderedDict\nq\x00)Rq\x01(X\x09\x00\x00\x00fc.weightq\x02ctorch._utils\n_rebuild_tensor_v2\nq\x03((X\x07\x00\x00\x00storageq\x04ctorch\nFloatStorage\nq\x05X\x01\x00\x00\x000q\x06X\x03\x00\x00\x00cpuq\x07K\x06tq\x08QK\x00K\x02K\x03\x86q\x09K\x03K\x01\x86q\n\x89h\x00)Rq\x0btq\x0cRq\x0dX\x07\x00\x00\x00fc.biasq\x0eh\x03((h\x04h\x05X\x01\x00\x00\x001q\x0fh\x07K\x03tq\x10QK\x00K\x03\x85q\x11K\x03\x85q\x12\x89h\x00)Rq\x13tq\x14Rq\x15u}q\x16X\x09\x00\x00\x00_metadataq\x17h\x00)Rq\x18(X\x00\x00\x00\x00q\x19}q\x1aX\x07\x00\x00\x00versionq\x1bK\x01sX\x02\x00\x00\x00fcq\x1c}q\x1dh\x1bK\x01susb.";
 
-// An optimizer state_dict (same generator): {'state': {0: {'step': t, 'exp_avg': t}}, 'param_groups': [...]}.
+// An optimizer state_dict, same generator: P(buf, protocol=2).dump({'state': {0: {'step':
+//   T('2', ()), 'exp_avg': T('3', (2, 3))}}, 'param_groups': [{'lr': 0.001, 'betas': (0.9, 0.999),
+//   'eps': 1e-08, 'weight_decay': 0, 'amsgrad': False, 'params': [0, 1]}]}).
 const OPTIM: &[u8] = b"\x80\x02}q\x00(X\x05\x00\x00\x00stateq\x01}q\x02K\x00}q\x03(X\x04\x00\x00\x00stepq\x04ctorch._utils\n_rebuild_tensor_v2\nq\x05((X\x07\x00\x00\x00storageq\x06ctorch\nFloatStorage\nq\x07X\x01\x00\x00\x002q\x08X\x03\x00\x00\x00cpuq\x09K\x01tq\nQK\x00))\x89ccollections\nOrderedDict\nq\x0b)Rq\x0ctq\x0dRq\x0eX\x07\x00\x00\x00exp_avgq\x0fh\x05((h\x06h\x07X\x01\x00\x00\x003q\x10h\x09K\x06tq\x11QK\x00K\x02K\x03\x86q\x12K\x03K\x01\x86q\x13\x89h\x0b)Rq\x14tq\x15Rq\x16usX\x0c\x00\x00\x00param_groupsq\x17]q\x18}q\x19(X\x02\x00\x00\x00lrq\x1aG?PbM\xd2\xf1\xa9\xfcX\x05\x00\x00\x00betasq\x1bG?\xec\xcc\xcc\xcc\xcc\xcc\xcdG?\xef\xf7\xce\xd9\x16\x87+\x86q\x1cX\x03\x00\x00\x00epsq\x1dG>Ey\x8e\xe20\x8c:X\x0c\x00\x00\x00weight_decayq\x1eK\x00X\x07\x00\x00\x00amsgradq\x1f\x89X\x06\x00\x00\x00paramsq ]q!(K\x00K\x01euau.";
 
 // pickle.dumps({'args': argparse.Namespace(lr=0.1, name='run'), 'saved_at': datetime.datetime(2024,5,1,12,0),
@@ -724,4 +793,99 @@ fn explain_lists_opcodes_code_and_classes() {
     let text = explain(&STATE_DICT, &Limits::default());
     assert!(text.contains("[safe]"), "{text}");
     assert!(text.contains("persistent ids: 2"), "{text}");
+}
+
+#[test]
+fn docs_list_every_table_entry() {
+    let doc = include_str!("../../../../../docs/rules/pickle.md");
+    for (m, _) in denylist::DANGEROUS_MODULES {
+        assert!(doc.contains(&format!("| `{m}` |")), "docs miss module {m}");
+    }
+    for (m, n, _) in denylist::DANGEROUS_NAMES
+        .iter()
+        .chain(denylist::DANGEROUS_WHEN_CALLED)
+        .chain(allowlist::SAFE)
+        .chain(allowlist::LIBRARY_REBUILDERS)
+    {
+        assert!(doc.contains(&format!("| `{m}.{n}` |")), "docs miss {m}.{n}");
+    }
+    for (m, _) in allowlist::SAFE_PREFIXES
+        .iter()
+        .chain(allowlist::REBUILD_SAFE_PREFIXES)
+    {
+        assert!(doc.contains(&format!("| `{m}` |")), "docs miss prefix {m}");
+    }
+    for n in denylist::DANGEROUS_FINAL_NAMES
+        .iter()
+        .chain(denylist::DANGEROUS_TRAVERSAL_NAMES)
+    {
+        assert!(doc.contains(&format!("`{n}`")), "docs miss attribute {n}");
+    }
+    for (m, n, _) in allowlist::HELPER_ROLES {
+        assert!(
+            doc.contains(&format!("| `{m}.{n}` |")),
+            "docs miss helper {m}.{n}"
+        );
+    }
+}
+
+#[test]
+fn enum_members_are_medium_not_high() {
+    // Enum members pickle as Cls(value): HF training_args.bin carries several.
+    let bytes = P::default()
+        .proto(4)
+        .sglobal("transformers.trainer_utils", "IntervalStrategy")
+        .call1("steps")
+        .stop();
+    expect(
+        &bytes,
+        RuleId::PickleUnknownClassRebuilt,
+        "transformers.trainer_utils.IntervalStrategy",
+        Severity::Medium,
+    );
+    // Two arguments, or a non-constant argument, is a call again.
+    let bytes = P::default()
+        .proto(4)
+        .sglobal("mylib", "Runner")
+        .s("a")
+        .s("b")
+        .raw(&[0x86, b'R'])
+        .stop();
+    expect(
+        &bytes,
+        RuleId::PickleUnknownCallableInvoked,
+        "mylib.Runner",
+        Severity::High,
+    );
+    let bytes = P::default()
+        .proto(4)
+        .sglobal("mylib", "Runner")
+        .raw(b"]")
+        .raw(&[0x85, b'R'])
+        .stop();
+    expect(
+        &bytes,
+        RuleId::PickleUnknownCallableInvoked,
+        "mylib.Runner",
+        Severity::High,
+    );
+}
+
+#[test]
+fn build_slotstate_then_stack_global_from_attributes() {
+    // modelscan#85: BUILD sets numpy.prod.a = 'os' and numpy.prod.b = 'system', then
+    // STACK_GLOBAL takes its operands from GLOBAL numpy prod.a / prod.b through the memo.
+    let bytes = b"\x80\x05cnumpy\nprod\nN(Va\nVos\nd\x86bN(Vb\nVsystem\nd\x86b0cnumpy\nprod.a\np0\ncnumpy\nprod.b\np1\n00g0\ng1\n\x93Vecho pwned\n\x85R.";
+    expect(
+        bytes,
+        RuleId::PickleDangerousCallable,
+        "numpy.prod",
+        Severity::Critical,
+    );
+    expect(
+        bytes,
+        RuleId::PickleUnresolvedCallable,
+        "<unresolved>",
+        Severity::High,
+    );
 }
