@@ -236,3 +236,34 @@ fn standalone_chat_template_file_is_checked() {
             .any(|f| f["rule"] == "MG403" && f["severity"] == "critical")
     );
 }
+
+#[test]
+fn pickle_disasm_shows_listing_pseudo_python_and_classification() {
+    let root = repo_root();
+    let out = modelgate(
+        &["pickle", "disasm", "examples/model-repo/training_args.bin"],
+        root,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("### examples/model-repo/training_args.bin!archive/data.pkl"));
+    assert!(
+        text.contains("GLOBAL") && text.contains("'builtins' 'exec'"),
+        "{text}"
+    );
+    assert!(text.contains("from builtins import exec"), "{text}");
+    assert!(text.contains("MG101 critical"), "{text}");
+    // `scan --explain` is the same view.
+    let same = modelgate(
+        &["scan", "--explain", "examples/model-repo/training_args.bin"],
+        root,
+    );
+    assert_eq!(stdout(&same), text);
+    // A file with no pickle is an input error naming the file.
+    let none = modelgate(
+        &["pickle", "disasm", "examples/model-repo/config.json"],
+        root,
+    );
+    assert_eq!(code(&none), 2);
+    assert!(stderr(&none).contains("config.json"), "{}", stderr(&none));
+}

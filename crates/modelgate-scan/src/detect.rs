@@ -100,7 +100,7 @@ fn looks_like_lzma_alone(prefix: &[u8]) -> bool {
     dict.copy_from_slice(&header[1..5]);
     let dict = u32::from_le_bytes(dict);
     let dict_ok = dict >= 4096 && {
-        let top = 31 - dict.leading_zeros();
+        let top = dict.ilog2();
         dict == 1 << top || (top > 0 && dict == (1 << top) | (1 << (top - 1)))
     };
     let mut size = [0u8; 8];

@@ -103,8 +103,10 @@ pub(crate) fn scan_as(ctx: &mut Ctx<'_>, format: FileFormat, src: &dyn ByteSourc
 /// Standalone chat templates: newer `transformers` saves `chat_template.jinja` and
 /// `additional_chat_templates/*.jinja` next to the tokenizer instead of inside its JSON.
 fn is_template_file(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    lower.ends_with(".jinja") || lower.ends_with(".j2") || lower.starts_with("chat_template")
+    let ext = crate::detect::extension(name);
+    ext.eq_ignore_ascii_case("jinja")
+        || ext.eq_ignore_ascii_case("j2")
+        || name.to_ascii_lowercase().starts_with("chat_template")
 }
 
 fn scan_template_file(ctx: &mut Ctx<'_>, src: &dyn ByteSource) {

@@ -18,6 +18,7 @@
 mod context;
 mod detect;
 mod dispatch;
+mod explain;
 mod file_source;
 mod hashing;
 pub mod rules;
@@ -27,4 +28,5 @@ mod walk;
 pub use context::Ctx;
 pub use detect::{SNIFF_LEN, detect_format, expected_formats_for_extension};
 pub use dispatch::{scan_bytes, scan_nested};
+pub use explain::{ExplainError, ExplainedStream, explain_file};
 pub use scanner::{ProgressFn, ScanOptions, scan_paths};

@@ -28,7 +28,7 @@ fn corpus_detections_and_false_positives() {
         "the corpus should hold well over 50 files"
     );
 
-    let report = scan_paths(&[dir.clone()], &ScanOptions::default());
+    let report = scan_paths(std::slice::from_ref(&dir), &ScanOptions::default());
     assert!(
         report.errors.is_empty(),
         "scan errors: {:#?}",

@@ -15,6 +15,9 @@ pub(crate) fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
             anyhow::bail!("{}: no such file or directory", path.display());
         }
     }
+    if args.explain {
+        return super::pickle::explain_paths(&args.paths);
+    }
     let mut options = ScanOptions::default();
     if !args.no_progress {
         options.progress = render::progress_bar();

@@ -1,7 +1,8 @@
 //! Helpers shared by the CLI tests: running the binary, and a small JSON Schema checker for the
 //! subset of keywords our published schemas use (so a schema that drifts from the output fails).
 
-#![allow(dead_code)]
+// Test helpers: each test binary uses a different subset, and a failed spawn should abort the test.
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -107,10 +108,8 @@ fn check(root: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec
                 }
             }
         }
-        Some("string") => {
-            if !value.is_string() {
-                errors.push(format!("{at}: expected string"));
-            }
+        Some("string") if !value.is_string() => {
+            errors.push(format!("{at}: expected string"));
         }
         _ => {}
     }
