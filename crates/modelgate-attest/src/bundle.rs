@@ -175,7 +175,8 @@ impl Bundle {
             .map(|b| crate::dsse::decode_b64(b, "publicKey.rawBytes"))
             .transpose()?;
         Ok(Bundle {
-            key_hint: public_key.hint.map(|h| h.to_ascii_lowercase()),
+            // Compared byte for byte, as model signing does: the hint is lowercase hex.
+            key_hint: public_key.hint,
             raw_key,
             tlog_entries: material.tlog_entries.len(),
             envelope,

@@ -213,7 +213,13 @@ impl PrivateKey {
         match self {
             PrivateKey::P256(k) => k.to_pkcs8_pem(LineEnding::LF),
             PrivateKey::P384(k) => k.to_pkcs8_pem(LineEnding::LF),
-            PrivateKey::Ed25519(k) => k.to_pkcs8_pem(LineEnding::LF),
+            // PKCS#8 v1 (no embedded public key), as OpenSSL writes it: ed25519-dalek's default
+            // v2 encoding is refused by OpenSSL 3 and Python `cryptography`.
+            PrivateKey::Ed25519(k) => ed25519_dalek::pkcs8::KeypairBytes {
+                secret_key: k.to_bytes(),
+                public_key: None,
+            }
+            .to_pkcs8_pem(LineEnding::LF),
         }
         .map_err(malformed)
     }

@@ -78,7 +78,12 @@ pub fn sign_model(
     }
     let manifest = hash_model(model, &options)?;
     let statement = statement_for_manifest(&manifest);
-    let envelope = Envelope::sign(IN_TOTO_PAYLOAD_TYPE, statement.to_json(), signer)?;
+    let mut envelope = Envelope::sign(IN_TOTO_PAYLOAD_TYPE, statement.to_json(), signer)?;
+    // Model signing writes an empty keyid (the bundle's hint names the key); do the same so the
+    // bundle has exactly its shape. The keyid is not signed, so this changes nothing verified.
+    for s in &mut envelope.signatures {
+        s.keyid = Some(String::new());
+    }
     let bundle = Bundle::new(envelope, &signer.verification_material());
     write_atomic(signature, bundle.to_json().as_bytes())?;
     Ok(SignedModel { manifest, bundle })

@@ -30,7 +30,7 @@ pub trait Signer: Send + Sync {
     /// The material written next to the signature in a Sigstore bundle.
     fn verification_material(&self) -> VerificationMaterial;
 
-    /// The `keyid` written in DSSE signatures (model signing writes an empty one).
+    /// The `keyid` written in DSSE signatures (informative: verifiers never pick keys by it).
     fn key_id(&self) -> String {
         String::new()
     }
@@ -68,5 +68,11 @@ impl Signer for KeySigner {
 
     fn verification_material(&self) -> VerificationMaterial {
         VerificationMaterial::PublicKeyHint(self.public.hint())
+    }
+
+    /// The key hint: securesystemslib only checks signatures whose `keyid` matches its key's,
+    /// and cannot match an empty one.
+    fn key_id(&self) -> String {
+        self.public.hint()
     }
 }
