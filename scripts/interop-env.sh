@@ -20,7 +20,7 @@ fi
 
 python=${PYTHON:-python3}
 if ! "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)'; then
-    echo "error: $python is older than 3.10; model-signing needs 3.10+ (set PYTHON=...)" >&2
+    echo "error: cannot run $python, or it is older than 3.10 (model-signing needs 3.10+; set PYTHON=...)" >&2
     exit 2
 fi
 
