@@ -7,7 +7,8 @@ use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use crate::algorithm::HashAlgorithm;
 use crate::limits::AttestLimits;
@@ -244,30 +245,65 @@ fn hash_files(
     items.sort_by_key(|&(_, start, end)| std::cmp::Reverse(end - start));
     let algorithm = options.algorithm;
     let sharded = options.shard_size.is_some();
-    let resources = items
-        .par_iter()
-        .map_init(
-            || vec![0u8; READ_BUF],
-            |buf, &(i, start, end)| {
-                let f = &files[i];
-                let digest = if sharded {
-                    hash_range(&f.abs, start, end, algorithm, buf)
-                } else {
-                    hash_whole(&f.abs, algorithm, buf)
-                }?;
-                let key = if sharded {
-                    ResourceKey::Shard {
-                        path: f.rel.clone(),
-                        start,
-                        end,
+    let hash_item = |buf: &mut [u8], (i, start, end): (usize, u64, u64)| {
+        let f: &FileEntry = &files[i];
+        let digest = if sharded {
+            hash_range(&f.abs, start, end, algorithm, buf)
+        } else {
+            hash_whole(&f.abs, algorithm, buf)
+        }?;
+        let key = if sharded {
+            ResourceKey::Shard {
+                path: f.rel.clone(),
+                start,
+                end,
+            }
+        } else {
+            ResourceKey::File(f.rel.clone())
+        };
+        Ok(Resource { key, digest })
+    };
+    // Greedy longest-first schedule: every worker takes the next-largest item from a shared
+    // counter. With a few large files and many small ones this keeps all cores busy to the end,
+    // where splitting the list into ranges (rayon's default) can leave the large files queued
+    // behind each other on one core.
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<Vec<Resource>> = Mutex::new(Vec::with_capacity(items.len()));
+    let first_error: Mutex<Option<HashError>> = Mutex::new(None);
+    let workers = rayon::current_num_threads().clamp(1, items.len().max(1));
+    rayon::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|_| {
+                let mut buf = vec![0u8; READ_BUF];
+                let mut done = Vec::new();
+                while !failed.load(Ordering::Relaxed) {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&item) = items.get(n) else { break };
+                    match hash_item(&mut buf, item) {
+                        Ok(r) => done.push(r),
+                        Err(e) => {
+                            failed.store(true, Ordering::Relaxed);
+                            let mut slot =
+                                first_error.lock().unwrap_or_else(PoisonError::into_inner);
+                            slot.get_or_insert(e);
+                        }
                     }
-                } else {
-                    ResourceKey::File(f.rel.clone())
-                };
-                Ok(Resource { key, digest })
-            },
-        )
-        .collect::<Result<Vec<_>, HashError>>()?;
+                }
+                results
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .append(&mut done);
+            });
+        }
+    });
+    if let Some(e) = first_error
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner)
+    {
+        return Err(e);
+    }
+    let resources = results.into_inner().unwrap_or_else(PoisonError::into_inner);
     Ok((resources, unlisted))
 }
 

@@ -7,9 +7,9 @@
 //! (`name`, `algorithm`, hex `digest`).
 //!
 //! Reading accepts what model signing 1.1 writes even where model signing itself cannot read it
-//! back, when doing so is safe: `shard_size` written as a float (`1000000000.0`, which makes its
-//! own verifier compute `sha256-sharded-1000000000.0` and fail) and BLAKE2 manifests (whose
-//! `hash_type` `blake2b` its configuration does not know). Everything else is strict: unknown
+//! back, when doing so is safe: `shard_size` written as a float (`1000000000.0`, on which its own
+//! verifier raises `TypeError`) and BLAKE2 manifests (whose `hash_type` `blake2b` its
+//! configuration does not know). Everything else is strict: unknown
 //! serialization parameters, inconsistent algorithms, bad hex, duplicate or escaping names are
 //! errors.
 
