@@ -145,6 +145,13 @@ fn model_human(r: &ModelReport, args: &VerifyModelArgs) -> String {
             r.files_signed,
             serialization_summary(ser)
         );
+        if !ser.ignore_paths.is_empty() {
+            let _ = writeln!(
+                out,
+                "  not covered (ignored when signed): {}",
+                ser.ignore_paths.join(", ")
+            );
+        }
     }
     let _ = writeln!(out, "  key {} {}", r.key.key_type, r.key.hint);
     write_failures(&mut out, &r.failures, &r.notes);
