@@ -10,12 +10,12 @@
 #
 # On a machine other jobs are using, wall times measure the scheduler more than the tools: CFS
 # shares CPU per runnable thread, so model_signing's six hashing threads win a larger share than
-# modelgate's two. CPU time (reported too) is unaffected. NICE=-19 runs every measured command
-# at that priority, so both tools get the cores as if the machine were idle, for the few minutes
-# the runs take.
+# modelgate's two. Hence the interleaved rounds, the best-of-RUNS column and CPU time (which
+# other load barely affects). NICE=-19 runs every measured command at that priority; it helps
+# only against load in the same scheduling group (on the project's shared machine it did not).
 #
-# Prints a Markdown table and writes it to bench/out/attest/results.md. Needs ~(data size) of
-# disk under bench/out/ and enough free memory to cache it.
+# Prints a Markdown table and writes it to $OUT/results.md (default bench/out/attest). Needs
+# about the data size on disk under bench/out/ and enough free memory to cache it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -24,7 +24,7 @@ LARGE_MIB=${LARGE_MIB:-1024}
 SMALL_FILES=${SMALL_FILES:-1000}
 SMALL_KIB=${SMALL_KIB:-512}
 RUNS=${RUNS:-3}
-out=bench/out/attest
+out=${OUT:-bench/out/attest}
 model=$out/model
 small_model=$out/small-model
 

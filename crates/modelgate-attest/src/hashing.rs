@@ -87,6 +87,9 @@ pub enum HashErrorKind {
     /// A symbolic link to a directory (never followed: it could loop or leave the model).
     #[error("is a symbolic link to a directory; directory links are never followed")]
     SymlinkToDirectory,
+    /// A directory where a file is needed.
+    #[error("is a directory; attestations name files (sign directories with `sign model`)")]
+    Directory,
     /// A socket, FIFO or device.
     #[error("is not a regular file or directory (socket, FIFO or device)")]
     Special,
@@ -325,6 +328,9 @@ fn hash_whole(path: &Path, algorithm: HashAlgorithm, buf: &mut [u8]) -> Result<V
 /// followed (the caller named the file); directories and special files are refused.
 pub fn digest_file(path: &Path, algorithms: &[HashAlgorithm]) -> Result<Vec<Vec<u8>>, HashError> {
     let meta = fs::metadata(path).map_err(|e| HashError::io(path, e))?;
+    if meta.is_dir() {
+        return Err(HashError::new(path, HashErrorKind::Directory));
+    }
     if !meta.is_file() {
         return Err(HashError::new(path, HashErrorKind::Special));
     }

@@ -379,8 +379,9 @@ pub fn verify_model(
     let actual = match hash_model(model, &hash_options) {
         Ok(m) => m,
         Err(e) if matches!(e.kind, HashErrorKind::Symlink) => {
+            let rel = e.path.strip_prefix(model).unwrap_or(&e.path);
             report.failures.push(Failure::Symlink {
-                path: e.path.display().to_string(),
+                path: rel.display().to_string(),
             });
             return Ok(report);
         }

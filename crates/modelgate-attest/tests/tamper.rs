@@ -424,6 +424,7 @@ fn symlink_in_a_model_signed_without_links_is_a_failure() {
     std::os::unix::fs::symlink("w.bin", s.model.join("link")).unwrap();
     let r = verify(&s).unwrap();
     assert_eq!(rules(&r), [Rule::Symlink]);
+    assert_eq!(r.failures[0].path(), Some("link"));
 }
 
 #[test]

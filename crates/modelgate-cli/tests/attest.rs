@@ -679,6 +679,20 @@ fn attest_and_verify_attestation_as_envelope_and_bundle() {
         d,
         2,
     );
+    fs::create_dir(d.join("adir")).unwrap();
+    let out = expect(
+        &[
+            "verify",
+            "attestation",
+            "--key",
+            "k.pub.pem",
+            "att.json",
+            "adir",
+        ],
+        d,
+        2,
+    );
+    assert!(stderr(&out).contains("is a directory"), "{}", stderr(&out));
 }
 
 // --- interop with the reference implementations ----------------------------------------------
