@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs modelgate's whole test suite: formatting, lints (warnings are errors), unit, property,
-# integration, corpus and doc tests. Needs only the Rust toolchain; test fixtures are committed
-# together with the generators that made them, so no Python package is installed here.
+# integration, corpus and doc tests. Test fixtures are committed together with the generators that
+# made them; the one Python set-up is .venv-interop (scripts/interop-env.sh, pinned packages from
+# PyPI), which the signing interop tests run the reference implementations from.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,5 +12,7 @@ echo "==> cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+echo "==> interop venv (model-signing, securesystemslib, sigstore-python)"
+./scripts/interop-env.sh
 echo "==> cargo test"
 cargo test --workspace --locked

@@ -22,6 +22,19 @@ pub(crate) enum Command {
     Pickle(PickleCommand),
     /// List every scan rule with its code, default severity and what to do about it.
     Rules(RulesArgs),
+    /// Print the manifest of a file or directory: per-file digests in canonical order.
+    Hash(HashArgs),
+    /// Generate signing keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Sign a model directory (OpenSSF model-signing format, Sigstore bundle).
+    #[command(subcommand)]
+    Sign(SignCommand),
+    /// Verify a model signature or an attestation.
+    #[command(subcommand)]
+    Verify(VerifyCommand),
+    /// Sign an in-toto statement about files (eval logs, reports) into a DSSE envelope.
+    Attest(AttestArgs),
 }
 
 #[derive(Debug, Args)]
@@ -71,6 +84,197 @@ pub(crate) enum PickleCommand {
         /// The pickle file (raw pickle, or a torch/zip checkpoint: every pickle member is shown).
         file: PathBuf,
     },
+}
+
+/// Digest algorithms for manifests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ManifestAlgorithm {
+    /// SHA-256 (the default, and what every verifier accepts).
+    Sha256,
+    /// BLAKE2b-512.
+    Blake2b,
+    /// BLAKE3 (faster per core; not shardable).
+    Blake3,
+}
+
+/// How a manifest or verification result is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ResultFormat {
+    /// Readable text.
+    Human,
+    /// JSON, for scripts.
+    Json,
+}
+
+/// Options shared by `hash` and `sign model` that decide what the manifest covers.
+#[derive(Debug, Args)]
+pub(crate) struct ManifestArgs {
+    /// Digest algorithm for each file (or shard).
+    #[arg(long, value_enum, default_value_t = ManifestAlgorithm::Sha256)]
+    pub(crate) algorithm: ManifestAlgorithm,
+    /// Cut files into shards of 1 GB (model signing's sharded serialization).
+    #[arg(long)]
+    pub(crate) sharded: bool,
+    /// Cut files into shards of BYTES (implies --sharded).
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) shard_size: Option<u64>,
+    /// Follow symbolic links to files (hash the target's bytes under the link's name).
+    #[arg(long, alias = "allow_symlinks")]
+    pub(crate) allow_symlinks: bool,
+    /// Leave PATH out (a file, or a directory with everything below it); relative to the
+    /// current directory, and must lie inside the model. Repeatable.
+    #[arg(long = "ignore-paths", alias = "ignore", value_name = "PATH")]
+    pub(crate) ignore_paths: Vec<PathBuf>,
+    /// Include .git, .gitattributes, .github and .gitignore (left out by default).
+    #[arg(long)]
+    pub(crate) no_ignore_git_paths: bool,
+    /// Hashing threads (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) threads: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct HashArgs {
+    /// The model: a file or a directory.
+    #[arg(value_name = "PATH")]
+    pub(crate) path: PathBuf,
+    #[command(flatten)]
+    pub(crate) manifest: ManifestArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ResultFormat::Human)]
+    pub(crate) format: ResultFormat,
+}
+
+/// Key types for `key generate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum KeyTypeArg {
+    /// ECDSA over NIST P-256 with SHA-256 (model signing's default).
+    EcdsaP256,
+    /// ECDSA over NIST P-384 with SHA-384.
+    EcdsaP384,
+    /// Ed25519 (attestations; model signing's key mode accepts ECDSA only).
+    Ed25519,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeyCommand {
+    /// Write a new key pair: PREFIX.priv.pem (PKCS#8, mode 0600) and PREFIX.pub.pem (SPKI).
+    Generate(KeyGenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeyGenerateArgs {
+    /// Key type.
+    #[arg(long = "type", value_enum, default_value_t = KeyTypeArg::EcdsaP256)]
+    pub(crate) key_type: KeyTypeArg,
+    /// Path prefix of the two files written (never overwritten).
+    #[arg(long, value_name = "PREFIX")]
+    pub(crate) out: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SignCommand {
+    /// Sign a model (file or directory) into a Sigstore bundle that `model_signing verify key`
+    /// also accepts.
+    Model(SignModelArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SignModelArgs {
+    /// Private key (PKCS#8 or SEC1 PEM).
+    #[arg(long, value_name = "PRIV.pem")]
+    pub(crate) key: PathBuf,
+    /// Where to write the signature (left out of the manifest when inside the model).
+    #[arg(long, value_name = "SIG", default_value = "model.sig")]
+    pub(crate) signature: PathBuf,
+    /// The model: a directory or a single file.
+    #[arg(value_name = "DIR")]
+    pub(crate) model: PathBuf,
+    #[command(flatten)]
+    pub(crate) manifest: ManifestArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum VerifyCommand {
+    /// Verify a model against its signature: key, signature, then every file.
+    Model(VerifyModelArgs),
+    /// Verify a DSSE envelope or Sigstore bundle, and that each SUBJECT is one of its subjects.
+    Attestation(VerifyAttestationArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyModelArgs {
+    /// Public key (SPKI PEM).
+    #[arg(long, value_name = "PUB.pem")]
+    pub(crate) key: PathBuf,
+    /// The signature (Sigstore bundle) to check.
+    #[arg(long, value_name = "SIG")]
+    pub(crate) signature: PathBuf,
+    /// The model: a directory or a single file.
+    #[arg(value_name = "DIR")]
+    pub(crate) model: PathBuf,
+    /// Tolerate files that the signature does not cover (they are still listed).
+    #[arg(long, alias = "ignore-unsigned-files")]
+    pub(crate) allow_unsigned_files: bool,
+    /// Verification policy (JSON; see docs/attest.md).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) policy: Option<PathBuf>,
+    /// Also leave PATH out (relative to the current directory). Repeatable.
+    #[arg(long = "ignore-paths", alias = "ignore", value_name = "PATH")]
+    pub(crate) ignore_paths: Vec<PathBuf>,
+    /// Also leave out the git paths even if the signature did not.
+    #[arg(long)]
+    pub(crate) ignore_git_paths: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ResultFormat::Human)]
+    pub(crate) format: ResultFormat,
+    /// Hashing threads (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) threads: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyAttestationArgs {
+    /// Public key (SPKI PEM).
+    #[arg(long, value_name = "PUB.pem")]
+    pub(crate) key: PathBuf,
+    /// The DSSE envelope or Sigstore bundle.
+    #[arg(value_name = "ENV")]
+    pub(crate) envelope: PathBuf,
+    /// Files that must be subjects of the statement (matched by digest).
+    #[arg(value_name = "SUBJECT", required = true)]
+    pub(crate) subjects: Vec<PathBuf>,
+    /// Require this predicate type (repeatable: any of them).
+    #[arg(long, value_name = "URI")]
+    pub(crate) predicate_type: Vec<String>,
+    /// Verification policy (JSON; see docs/attest.md).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) policy: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ResultFormat::Human)]
+    pub(crate) format: ResultFormat,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AttestArgs {
+    /// Private key (PKCS#8 or SEC1 PEM).
+    #[arg(long, value_name = "PRIV")]
+    pub(crate) key: PathBuf,
+    /// Predicate type URI (for example `https://slsa.dev/provenance/v1`).
+    #[arg(long, value_name = "URI")]
+    pub(crate) predicate_type: String,
+    /// The predicate: a JSON object.
+    #[arg(long, value_name = "FILE.json")]
+    pub(crate) predicate: PathBuf,
+    /// Where to write the signed envelope.
+    #[arg(long, short, value_name = "ENV")]
+    pub(crate) output: PathBuf,
+    /// Write a Sigstore bundle v0.3 (with the public-key hint) instead of a bare DSSE envelope.
+    #[arg(long)]
+    pub(crate) bundle: bool,
+    /// The files the statement is about.
+    #[arg(value_name = "SUBJECT", required = true)]
+    pub(crate) subjects: Vec<PathBuf>,
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {

@@ -1,8 +1,13 @@
 //! One module per command.
 
+mod attest;
+mod hash;
+mod key;
 mod pickle;
 mod rules;
 mod scan;
+mod sign;
+mod verify;
 
 use crate::Outcome;
 use crate::cli::{Cli, Command};
@@ -12,5 +17,10 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Scan(args) => scan::run(&args),
         Command::Pickle(cmd) => pickle::run(&cmd),
         Command::Rules(args) => rules::run(&args),
+        Command::Hash(args) => hash::run(&args),
+        Command::Key(cmd) => key::run(&cmd),
+        Command::Sign(cmd) => sign::run(&cmd),
+        Command::Verify(cmd) => verify::run(&cmd),
+        Command::Attest(args) => attest::run(&args),
     }
 }
