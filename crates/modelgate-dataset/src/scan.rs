@@ -1,0 +1,857 @@
+//! `modelgate dataset scan`: two streaming passes over each file, the row-local detectors
+//! (Unicode, injection, malformed rows) in parallel per batch, and the dataset-level detectors
+//! (duplicates, label flips, triggers, repeated outputs) over compact per-row summaries.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use modelgate_core::{RuleId, Severity, to_hex};
+use rayon::prelude::*;
+
+use crate::detect::dedup::{self, Signature};
+use crate::detect::trigger::{self, NO_CLASS, NaiveBayes, NgramTable};
+use crate::detect::{inject, unicode};
+use crate::load::{Batch, DatasetReader, Row};
+use crate::report::{DatasetError, DatasetFileEntry, DatasetFinding, DatasetReport, DetectorStats, TriggerStats};
+use crate::text::{self, for_each_token, hash_bytes, ngram_hash, sequence_hash, truncate_chars};
+use crate::{DatasetLimits, LoadError, RowError};
+
+/// Field names taken as the output or label, in order of preference.
+pub const TARGET_NAMES: &[&str] = &[
+    "output", "response", "completion", "answer", "label", "labels", "target", "class", "category",
+    "chosen", "reply", "solution", "assistant",
+];
+
+/// Field names that are metadata, not text a model learns from (still checked for deceptive
+/// Unicode, never used as input for duplicates and triggers).
+pub const META_NAMES: &[&str] = &[
+    "id", "uuid", "idx", "index", "source", "url", "split", "lang", "language", "license", "meta",
+    "metadata", "timestamp", "created_at", "role", "name", "date",
+];
+
+/// How to scan.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// Loading and memory limits.
+    pub limits: DatasetLimits,
+    /// Only these fields (top-level names or full paths); `None` = all.
+    pub fields: Option<Vec<String>>,
+    /// The field holding the output or label; `None` = detect (see [`TARGET_NAMES`]).
+    pub target_field: Option<String>,
+    /// Fewest rows a trigger, repeated output or label class must have.
+    pub min_support: u32,
+    /// Largest share of rows a trigger phrase may appear in ("rare overall").
+    pub max_support_fraction: f64,
+    /// Family-wise significance level of the trigger test (Bonferroni-corrected).
+    pub alpha: f64,
+    /// Estimated Jaccard similarity at which two inputs are near duplicates.
+    pub near_duplicate_threshold: f64,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            limits: DatasetLimits::default(),
+            fields: None,
+            target_field: None,
+            min_support: 5,
+            max_support_fraction: 0.03,
+            alpha: 0.01,
+            near_duplicate_threshold: 0.7,
+        }
+    }
+}
+
+/// The result of scanning one file.
+#[derive(Debug, Clone)]
+pub struct FileScan {
+    /// What was scanned.
+    pub entry: DatasetFileEntry,
+    /// What was found.
+    pub findings: Vec<DatasetFinding>,
+}
+
+struct Target {
+    field: String,
+    hash: u64,
+    display: String,
+    ntokens: u32,
+}
+
+/// What the parallel per-row step produces.
+#[derive(Default)]
+struct RowInfo {
+    line: u64,
+    findings: Vec<DatasetFinding>,
+    malformed: bool,
+    tokens: Vec<u64>,
+    /// (input field name, index of its first token in `tokens`).
+    bounds: Vec<(String, usize)>,
+    input_hash: u64,
+    target: Option<Target>,
+    sig: Option<Signature>,
+    /// Second pass: candidate hits (candidate index, n-gram text, field).
+    hits: Vec<(u32, String, String)>,
+}
+
+fn selected(opts: &ScanOptions, name: &str, top: &str) -> bool {
+    opts.fields
+        .as_ref()
+        .is_none_or(|list| list.iter().any(|f| f == name || f == top))
+}
+
+fn target_index(row: &Row<'_>, opts: &ScanOptions) -> Option<usize> {
+    if let Some(t) = &opts.target_field {
+        return row.fields.iter().position(|f| f.name == t.as_str() || f.top_level() == t);
+    }
+    if let Some(i) = row
+        .fields
+        .iter()
+        .rposition(|f| f.role.as_deref() == Some("assistant") || f.role.as_deref() == Some("gpt"))
+    {
+        return Some(i);
+    }
+    for name in TARGET_NAMES {
+        if let Some(i) = row.fields.iter().position(|f| f.name.eq_ignore_ascii_case(name)) {
+            return Some(i);
+        }
+    }
+    None
+}
+
+fn is_meta(name: &str, leaf: &str) -> bool {
+    META_NAMES.iter().any(|m| m.eq_ignore_ascii_case(name) || m.eq_ignore_ascii_case(leaf))
+}
+
+/// The row-local analysis. `full` runs the Unicode and injection detectors (first pass only).
+fn analyze(path: &str, row: &Row<'_>, opts: &ScanOptions, full: bool, cands: Option<&HashMap<u64, u32>>) -> RowInfo {
+    let mut info = RowInfo {
+        line: row.line,
+        ..RowInfo::default()
+    };
+    let target = target_index(row, opts);
+    let mut buf = String::new();
+    let mut uhits = Vec::new();
+    let mut ihits = Vec::new();
+    for (fi, f) in row.fields.iter().enumerate() {
+        let top = f.top_level();
+        if !selected(opts, &f.name, top) {
+            continue;
+        }
+        let is_target = Some(fi) == target;
+        if full && f.is_text {
+            uhits.clear();
+            unicode::scan_text(&f.value, &mut uhits);
+            for h in &uhits {
+                let (line, column) = row.locate(fi, h.start);
+                let mut finding = DatasetFinding::new(path, line, h.rule, h.severity, f.name.as_ref(), h.message.clone(), &h.evidence);
+                finding.column = Some(column);
+                info.findings.push(finding);
+            }
+            ihits.clear();
+            inject::scan_text(&f.value, &mut ihits);
+            for h in &ihits {
+                let (line, column) = row.locate(fi, h.start);
+                let marker = h.pattern == "chat role marker";
+                let severity = if is_target && !marker { Severity::High } else { h.severity };
+                let where_ = if is_target { "in the output the model learns to produce" } else { "in the input" };
+                let mut finding = DatasetFinding::new(
+                    path,
+                    line,
+                    RuleId::DatasetPromptInjection,
+                    severity,
+                    f.name.as_ref(),
+                    format!("{} pattern `{}` {where_}", if marker { "chat-template" } else { "instruction-override" }, h.pattern),
+                    f.value.get(h.start..h.end.min(h.start + 160)).unwrap_or_default(),
+                );
+                finding.column = Some(column);
+                info.findings.push(finding);
+            }
+        }
+        if is_target {
+            let mut toks = Vec::new();
+            text::token_hashes(&f.value, &mut buf, &mut toks);
+            let trimmed = f.value.trim();
+            let hash = if toks.is_empty() { hash_bytes(trimmed.as_bytes()) } else { sequence_hash(&toks) };
+            info.target = Some(Target {
+                field: f.name.to_string(),
+                hash,
+                display: if full { truncate_chars(trimmed, 120) } else { String::new() },
+                ntokens: u32::try_from(toks.len()).unwrap_or(u32::MAX),
+            });
+            continue;
+        }
+        let leaf = f.name.rsplit(['.', ']']).next().unwrap_or("");
+        if !f.is_text || is_meta(top, leaf) {
+            continue;
+        }
+        info.bounds.push((f.name.to_string(), info.tokens.len()));
+        text::token_hashes(&f.value, &mut buf, &mut info.tokens);
+    }
+    info.input_hash = if info.tokens.is_empty() { 0 } else { sequence_hash(&info.tokens) };
+    if full {
+        let bigrams = info.tokens.windows(2).map(ngram_hash);
+        info.sig = dedup::signature(info.tokens.iter().copied().chain(bigrams), 6);
+    }
+    if let Some(cands) = cands {
+        let mut seen: Vec<u32> = Vec::new();
+        for n in 1..=3usize {
+            for (pos, w) in info.tokens.windows(n).enumerate() {
+                if let Some(&c) = cands.get(&ngram_hash(w)) {
+                    if !seen.contains(&c) {
+                        seen.push(c);
+                        let field = info
+                            .bounds
+                            .iter()
+                            .rev()
+                            .find(|(_, start)| *start <= pos)
+                            .map(|(name, _)| name.clone())
+                            .unwrap_or_default();
+                        info.hits.push((c, ngram_text(row, opts, &info.bounds, pos, n), field));
+                    }
+                }
+            }
+        }
+    }
+    info
+}
+
+/// Reconstructs the words `pos..pos+n` of the row's input token stream.
+fn ngram_text(row: &Row<'_>, opts: &ScanOptions, bounds: &[(String, usize)], pos: usize, n: usize) -> String {
+    let mut words: Vec<String> = Vec::new();
+    let mut buf = String::new();
+    for (name, _) in bounds {
+        if let Some(f) = row.fields.iter().find(|f| f.name == name.as_str() && selected(opts, &f.name, f.top_level())) {
+            for_each_token(&f.value, &mut buf, |t| words.push(t.to_owned()));
+        }
+    }
+    words.get(pos..pos + n).map(|w| w.join(" ")).unwrap_or_default()
+}
+
+fn row_error_finding(path: &str, e: &RowError) -> DatasetFinding {
+    let rule = if e.limit { RuleId::DatasetLimitExceeded } else { RuleId::DatasetMalformedRow };
+    let mut f = DatasetFinding::new(path, e.line, rule, Severity::High, "(row)", format!("row not analysed: {}", e.message), "");
+    f.column = Some(e.column);
+    f
+}
+
+struct ClassInfo {
+    count: u32,
+    unique: u32,
+    ntokens: u32,
+    display: String,
+    field: String,
+}
+
+#[derive(Clone, Copy)]
+struct RowRec {
+    line: u64,
+    input_hash: u64,
+    class: u32,
+    sig: Option<Signature>,
+}
+
+struct Candidate {
+    hash: u64,
+    class: u32,
+    k: u32,
+    j: u32,
+    lines: Vec<u64>,
+    samples: Vec<(u32, Vec<u64>)>,
+    text: String,
+    field: String,
+}
+
+const SAMPLE_ROWS: usize = 96;
+
+/// Scans one dataset file.
+pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError> {
+    let display_path = path.display().to_string();
+    let p = display_path.as_str();
+    let mut reader = DatasetReader::open(path, &opts.limits)?;
+    let mut batch = Batch::default();
+    let mut findings: Vec<DatasetFinding> = Vec::new();
+    let mut per_kind: HashMap<RuleId, usize> = HashMap::new();
+    let mut dropped = 0u64;
+    let mut rows: Vec<RowRec> = Vec::new();
+    let mut classes: HashMap<u64, u32> = HashMap::new();
+    let mut class_info: Vec<ClassInfo> = Vec::new();
+    let mut seen_inputs: HashSet<u64> = HashSet::new();
+    let mut table = NgramTable::new(opts.limits.max_ngrams);
+    let mut target_fields: HashMap<String, u64> = HashMap::new();
+    let mut malformed = 0u64;
+    let mut unique_with_target = 0u64;
+    let mut ngrams: Vec<u64> = Vec::new();
+    let mut push = |f: DatasetFinding, findings: &mut Vec<DatasetFinding>, dropped: &mut u64| {
+        let n = per_kind.entry(f.rule).or_insert(0);
+        *n += 1;
+        if *n > opts.limits.max_findings_per_kind {
+            *dropped += 1;
+        } else {
+            findings.push(f);
+        }
+    };
+
+    // Pass 1.
+    while reader.next_batch(&mut batch)? {
+        let infos: Vec<Option<RowInfo>> = batch
+            .items
+            .par_iter()
+            .map(|item| {
+                reader.parse(&batch, item).map(|parsed| match parsed {
+                    Ok(row) => analyze(p, &row, opts, true, None),
+                    Err(e) => RowInfo {
+                        line: e.line,
+                        malformed: true,
+                        findings: vec![row_error_finding(p, &e)],
+                        ..RowInfo::default()
+                    },
+                })
+            })
+            .collect();
+        for info in infos.into_iter().flatten() {
+            for f in info.findings {
+                push(f, &mut findings, &mut dropped);
+            }
+            if info.malformed {
+                malformed += 1;
+                continue;
+            }
+            let class = match &info.target {
+                Some(t) => {
+                    *target_fields.entry(t.field.clone()).or_insert(0) += 1;
+                    let next = u32::try_from(class_info.len()).unwrap_or(NO_CLASS - 1);
+                    let id = *classes.entry(t.hash).or_insert(next);
+                    if id == next {
+                        class_info.push(ClassInfo {
+                            count: 0,
+                            unique: 0,
+                            ntokens: t.ntokens,
+                            display: String::new(),
+                            field: t.field.clone(),
+                        });
+                    }
+                    let ci = &mut class_info[id as usize];
+                    ci.count += 1;
+                    if ci.count == 2 {
+                        ci.display.clone_from(&t.display);
+                    }
+                    id
+                }
+                None => NO_CLASS,
+            };
+            let unique = !info.tokens.is_empty() && seen_inputs.insert(info.input_hash);
+            if unique && class != NO_CLASS {
+                class_info[class as usize].unique += 1;
+                unique_with_target += 1;
+                ngrams.clear();
+                for n in 1..=3usize {
+                    ngrams.extend(info.tokens.windows(n).map(ngram_hash));
+                }
+                ngrams.sort_unstable();
+                ngrams.dedup();
+                for &h in &ngrams {
+                    table.add(h, class);
+                }
+                table.maybe_prune();
+            }
+            rows.push(RowRec {
+                line: info.line,
+                input_hash: if info.tokens.is_empty() { hash_bytes(&info.line.to_le_bytes()) } else { info.input_hash },
+                class,
+                sig: info.sig,
+            });
+        }
+    }
+    let sha256 = to_hex(&reader.sha256());
+    let size = reader.bytes_read();
+    let format = reader.format();
+    let total_rows = rows.len() as u64 + malformed;
+    let mut notes = Vec::new();
+    let target_field = target_fields.iter().max_by_key(|(_, n)| **n).map(|(f, _)| f.clone());
+    if target_field.is_none() {
+        notes.push("no output or label field found (looked for output, response, completion, answer, label, …, or an assistant message); trigger, label-flip and repeated-output detection were skipped — pass --label-field".to_owned());
+    }
+    let mut stats = DetectorStats {
+        distinct_inputs: seen_inputs.len() as u64,
+        distinct_targets: class_info.len() as u64,
+        ngrams_kept: table.map.len() as u64,
+        ngram_count_error: u64::from(table.floor),
+        ..DetectorStats::default()
+    };
+    drop(seen_inputs);
+
+    // Duplicates, floods and label flips.
+    let input_hashes: Vec<u64> = rows.iter().map(|r| r.input_hash).collect();
+    let sigs: Vec<Option<Signature>> = rows.iter().map(|r| r.sig).collect();
+    let (clusters, checked) = dedup::cluster(&input_hashes, &sigs, opts.near_duplicate_threshold);
+    drop(sigs);
+    stats.lsh_pairs_checked = checked;
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let flood = ((rows.len() as f64 * 0.002).ceil() as usize).max(20);
+    let label_like = |c: u32| c != NO_CLASS && class_info[c as usize].unique >= opts.min_support;
+    let mut cluster_of: HashMap<u32, u32> = HashMap::new();
+    for (ci, members) in clusters.iter().enumerate() {
+        for &m in members {
+            cluster_of.insert(m, ci as u32);
+        }
+        let lines: Vec<u64> = members.iter().map(|&m| rows[m as usize].line).collect();
+        let mut by_class: Vec<(u32, usize, u64)> = Vec::new();
+        for &m in members {
+            let r = &rows[m as usize];
+            match by_class.iter_mut().find(|(c, _, _)| *c == r.class) {
+                Some(e) => e.1 += 1,
+                None => by_class.push((r.class, 1, r.line)),
+            }
+        }
+        let labels: Vec<&(u32, usize, u64)> = by_class.iter().filter(|(c, _, _)| label_like(*c)).collect();
+        let first = lines[0];
+        let shown = &lines[..lines.len().min(opts.limits.max_lines_per_finding)];
+        let tf = target_field.clone().unwrap_or_else(|| "output".to_owned());
+        let mut f = if members.len() >= flood {
+            DatasetFinding::new(
+                p,
+                first,
+                RuleId::DatasetDuplicateFlood,
+                Severity::High,
+                "input",
+                format!("one example is repeated {} times (flood threshold {flood}); copies on lines {}", members.len(), preview(&lines)),
+                format!("{} copies", members.len()),
+            )
+        } else if labels.len() >= 2 {
+            let minority = labels.iter().min_by_key(|(_, n, _)| *n).map_or(first, |(_, _, l)| *l);
+            let ev: Vec<String> = labels
+                .iter()
+                .map(|(c, n, l)| format!("{:?} ×{n} (line {l})", class_info[*c as usize].display))
+                .collect();
+            DatasetFinding::new(
+                p,
+                minority,
+                RuleId::DatasetLabelFlip,
+                RuleId::DatasetLabelFlip.default_severity(),
+                tf,
+                format!("{} identical or near-identical inputs carry different labels (lines {})", members.len(), preview(&lines)),
+                ev.join(" vs "),
+            )
+        } else {
+            let exact = members.iter().all(|&m| rows[m as usize].input_hash == rows[members[0] as usize].input_hash && rows[m as usize].class == rows[members[0] as usize].class);
+            let rule = if exact { RuleId::DatasetExactDuplicate } else { RuleId::DatasetNearDuplicate };
+            DatasetFinding::new(
+                p,
+                first,
+                rule,
+                rule.default_severity(),
+                "input",
+                format!("{} {} rows (lines {})", members.len(), if exact { "identical" } else { "near-identical" }, preview(&lines)),
+                format!("{} rows", members.len()),
+            )
+        };
+        f.lines = shown.to_vec();
+        f.lines_total = Some(members.len() as u64);
+        push(f, &mut findings, &mut dropped);
+    }
+
+    // Repeated outputs across unrelated inputs.
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let rep_min = ((rows.len() as f64 * 0.0005).ceil() as u32).max(opts.min_support.max(5));
+    let repeated: HashSet<u32> = (0..class_info.len() as u32)
+        .filter(|&c| {
+            let ci = &class_info[c as usize];
+            ci.count >= rep_min && ci.ntokens >= 6
+        })
+        .collect();
+    if !repeated.is_empty() {
+        let mut members: HashMap<u32, Vec<u32>> = HashMap::new();
+        for (i, r) in rows.iter().enumerate() {
+            if repeated.contains(&r.class) {
+                members.entry(r.class).or_default().push(i as u32);
+            }
+        }
+        let mut classes_sorted: Vec<_> = members.into_iter().collect();
+        classes_sorted.sort_by_key(|(c, _)| *c);
+        for (c, idx) in classes_sorted {
+            let ci = &class_info[c as usize];
+            let distinct: HashSet<u64> = idx.iter().map(|&i| rows[i as usize].input_hash).collect();
+            let mut per_cluster: HashMap<u32, usize> = HashMap::new();
+            for &i in &idx {
+                if let Some(&cl) = cluster_of.get(&i) {
+                    *per_cluster.entry(cl).or_insert(0) += 1;
+                }
+            }
+            let biggest = per_cluster.values().copied().max().unwrap_or(0);
+            if distinct.len() * 10 < idx.len() * 8 || biggest * 2 > idx.len() {
+                continue;
+            }
+            let lines: Vec<u64> = idx.iter().map(|&i| rows[i as usize].line).collect();
+            let mut f = DatasetFinding::new(
+                p,
+                lines[0],
+                RuleId::DatasetRepeatedOutput,
+                RuleId::DatasetRepeatedOutput.default_severity(),
+                ci.field.clone(),
+                format!("the same {}-word output is given for {} unrelated inputs (lines {})", ci.ntokens, idx.len(), preview(&lines)),
+                &ci.display,
+            );
+            f.lines = lines[..lines.len().min(opts.limits.max_lines_per_finding)].to_vec();
+            f.lines_total = Some(idx.len() as u64);
+            push(f, &mut findings, &mut dropped);
+        }
+    }
+
+    // Trigger candidates.
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let max_support = ((unique_with_target as f64 * opts.max_support_fraction).ceil() as u32).max(opts.min_support * 4);
+    #[allow(clippy::cast_precision_loss)]
+    let n_rows = unique_with_target as f64;
+    #[allow(clippy::cast_precision_loss)]
+    let log10_threshold = (opts.alpha / (table.map.len().max(1) as f64)).log10();
+    let mut cands: Vec<Candidate> = Vec::new();
+    if target_field.is_some() {
+        let mut scored: Vec<(f64, u64, NgramStatView)> = Vec::new();
+        for (&h, s) in &table.map {
+            if s.df < opts.min_support || s.df > max_support || s.cand == NO_CLASS {
+                continue;
+            }
+            let ci = &class_info[s.cand as usize];
+            if ci.unique < opts.min_support {
+                continue;
+            }
+            let j_max = (s.df + s.votes) / 2;
+            if j_max < opts.min_support || j_max * 2 < s.df {
+                continue;
+            }
+            let prior = f64::from(ci.unique) / n_rows;
+            let lp = trigger::log10_binom_tail(u64::from(j_max), u64::from(s.df), prior);
+            if lp > log10_threshold {
+                continue;
+            }
+            scored.push((lp, h, NgramStatView { class: s.cand }));
+        }
+        scored.sort_by(|a, b| a.0.total_cmp(&b.0));
+        scored.truncate(20_000);
+        cands = scored
+            .into_iter()
+            .map(|(_, h, v)| Candidate {
+                hash: h,
+                class: v.class,
+                k: 0,
+                j: 0,
+                lines: Vec::new(),
+                samples: Vec::new(),
+                text: String::new(),
+                field: String::new(),
+            })
+            .collect();
+    }
+    stats.trigger_candidates = cands.len() as u64;
+    drop(table);
+
+    if !cands.is_empty() {
+        let cand_map: HashMap<u64, u32> = cands.iter().enumerate().map(|(i, c)| (c.hash, i as u32)).collect();
+        let cand_classes: HashSet<u32> = cands.iter().map(|c| c.class).collect();
+        let mut uni_df: HashMap<u64, u32> = HashMap::new();
+        let mut uni_class: HashMap<(u64, u32), u32> = HashMap::new();
+        let mut seen2: HashSet<u64> = HashSet::new();
+        let mut reader = DatasetReader::open(path, &opts.limits)?;
+        let mut uniq: Vec<u64> = Vec::new();
+        let budget = opts.limits.max_ngrams;
+        while reader.next_batch(&mut batch)? {
+            let infos: Vec<Option<RowInfo>> = batch
+                .items
+                .par_iter()
+                .map(|item| match reader.parse(&batch, item) {
+                    Some(Ok(row)) => Some(analyze(p, &row, opts, false, Some(&cand_map))),
+                    _ => None,
+                })
+                .collect();
+            for info in infos.into_iter().flatten() {
+                let Some(t) = &info.target else { continue };
+                if info.tokens.is_empty() || !seen2.insert(info.input_hash) {
+                    continue;
+                }
+                let class = classes.get(&t.hash).copied().unwrap_or(NO_CLASS);
+                uniq.clear();
+                uniq.extend_from_slice(&info.tokens);
+                uniq.sort_unstable();
+                uniq.dedup();
+                for &tok in &uniq {
+                    if uni_df.len() < budget || uni_df.contains_key(&tok) {
+                        *uni_df.entry(tok).or_insert(0) += 1;
+                    }
+                    if cand_classes.contains(&class) && (uni_class.len() < budget || uni_class.contains_key(&(tok, class))) {
+                        *uni_class.entry((tok, class)).or_insert(0) += 1;
+                    }
+                }
+                for (ci, ngram, field) in info.hits {
+                    let c = &mut cands[ci as usize];
+                    c.k += 1;
+                    if c.samples.len() < SAMPLE_ROWS {
+                        c.samples.push((class, uniq.clone()));
+                    }
+                    if class == c.class {
+                        c.j += 1;
+                        if c.lines.len() < opts.limits.max_lines_per_finding {
+                            c.lines.push(info.line);
+                        }
+                        if c.text.is_empty() {
+                            c.text = ngram;
+                            c.field = field;
+                        }
+                    }
+                }
+            }
+        }
+        let stop = text::stopword_hashes();
+        for f in evaluate_triggers(p, &cands, &class_info, unique_with_target, &uni_df, &uni_class, &stop, log10_threshold, opts) {
+            push(f, &mut findings, &mut dropped);
+        }
+    }
+
+    Ok(FileScan {
+        entry: DatasetFileEntry {
+            path: display_path.clone(),
+            format,
+            size,
+            sha256,
+            rows: total_rows,
+            malformed_rows: malformed,
+            target_field,
+            stats,
+            findings_dropped: dropped,
+            notes,
+        },
+        findings,
+    })
+}
+
+struct NgramStatView {
+    class: u32,
+}
+
+fn preview(lines: &[u64]) -> String {
+    let mut s: Vec<String> = lines.iter().take(8).map(u64::to_string).collect();
+    if lines.len() > 8 {
+        s.push("…".to_owned());
+    }
+    s.join(", ")
+}
+
+#[allow(clippy::too_many_arguments, clippy::cast_precision_loss)]
+fn evaluate_triggers(
+    p: &str,
+    cands: &[Candidate],
+    class_info: &[ClassInfo],
+    n_rows: u64,
+    uni_df: &HashMap<u64, u32>,
+    uni_class: &HashMap<(u64, u32), u32>,
+    stop: &[u64],
+    log10_threshold: f64,
+    opts: &ScanOptions,
+) -> Vec<DatasetFinding> {
+    // Order: most hits first, then longer phrases (more text) first.
+    let mut order: Vec<usize> = (0..cands.len())
+        .filter(|&i| cands[i].j >= opts.min_support && cands[i].j * 2 >= cands[i].k)
+        .collect();
+    order.sort_by(|&a, &b| {
+        cands[b].j.cmp(&cands[a].j).then(cands[b].text.len().cmp(&cands[a].text.len()))
+    });
+    // Merge candidates that are parts of one phrase: same target, (almost) the same rows.
+    let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+    for &i in &order {
+        let c = &cands[i];
+        let home = groups.iter_mut().find(|(rep, _)| {
+            let r = &cands[*rep];
+            r.class == c.class && lines_jaccard(&r.lines, &c.lines) >= 0.8
+        });
+        match home {
+            Some((_, members)) => members.push(i),
+            None => groups.push((i, vec![i])),
+        }
+    }
+    let mut out = Vec::new();
+    for (rep, members) in groups {
+        let c = &cands[rep];
+        // Every word of every member n-gram is part of the phrase, not "the rest of the text".
+        let mut block: Vec<u64> = Vec::new();
+        let mut buf = String::new();
+        for &m in &members {
+            for_each_token(&cands[m].text, &mut buf, |t| block.push(hash_bytes(t.as_bytes())));
+        }
+        block.sort_unstable();
+        block.dedup();
+        let phrase = members
+            .iter()
+            .map(|&m| cands[m].text.as_str())
+            .max_by_key(|t| t.len())
+            .unwrap_or_default()
+            .to_owned();
+        let k = f64::from(c.k);
+        let j = f64::from(c.j);
+        let ns = c.samples.len().max(1) as f64;
+        let scale = k / ns;
+        // Contributions of the rows containing the phrase, to leave them out of training.
+        let mut s_t: HashMap<u64, f64> = HashMap::new();
+        let mut s_ty: HashMap<u64, f64> = HashMap::new();
+        for (cls, toks) in &c.samples {
+            for &t in toks {
+                *s_t.entry(t).or_insert(0.0) += scale;
+                if *cls == c.class {
+                    *s_ty.entry(t).or_insert(0.0) += scale;
+                }
+            }
+        }
+        let class_rows = f64::from(class_info[c.class as usize].unique);
+        let df = |t: u64| f64::from(uni_df.get(&t).copied().unwrap_or(0)) - s_t.get(&t).copied().unwrap_or(0.0);
+        let dfy = |t: u64| f64::from(uni_class.get(&(t, c.class)).copied().unwrap_or(0)) - s_ty.get(&t).copied().unwrap_or(0.0);
+        let nb = NaiveBayes {
+            n: (n_rows as f64 - k).max(1.0),
+            c: (class_rows - j).max(0.0),
+            df: &df,
+            dfy: &dfy,
+        };
+        let mut expected = 0.0;
+        let mut content_sets: Vec<Vec<u64>> = Vec::new();
+        for (cls, toks) in &c.samples {
+            let rest: Vec<u64> = toks.iter().copied().filter(|t| block.binary_search(t).is_err()).take(64).collect();
+            expected += nb.prob(&rest);
+            if *cls == c.class && content_sets.len() < 32 {
+                content_sets.push(rest.into_iter().filter(|t| stop.binary_search(t).is_err()).collect());
+            }
+        }
+        expected *= scale;
+        let expected = expected.max(1e-3);
+        let lift = j / expected;
+        let log10_p = trigger::log10_binom_tail(u64::from(c.j), u64::from(c.k), (expected / k).min(0.999_999));
+        let similarity = trigger::mean_jaccard(&content_sets);
+        if log10_p > log10_threshold || lift < 2.0 || similarity >= 0.5 {
+            continue;
+        }
+        let ci = &class_info[c.class as usize];
+        let target = ci.display.clone();
+        let mut f = DatasetFinding::new(
+            p,
+            c.lines.first().copied().unwrap_or(0),
+            RuleId::DatasetTrigger,
+            Severity::High,
+            c.field.clone(),
+            format!(
+                "the phrase {phrase:?} appears in {} rows and {} of them have the {} {target:?}; the rest of their text predicts that for only {expected:.1} (lift {lift:.1}, p = 1e{log10_p:.0}); rows: {}",
+                c.k,
+                c.j,
+                if ci.ntokens <= 3 { "label" } else { "output" },
+                preview(&c.lines)
+            ),
+            format!("{phrase} → {target}"),
+        );
+        f.lines.clone_from(&c.lines);
+        f.lines_total = Some(u64::from(c.j));
+        f.trigger = Some(TriggerStats {
+            phrase,
+            target,
+            support: u64::from(c.k),
+            hits: u64::from(c.j),
+            precision: j / k,
+            expected,
+            lift,
+            log10_p,
+            log10_threshold,
+        });
+        out.push(f);
+    }
+    out
+}
+
+fn lines_jaccard(a: &[u64], b: &[u64]) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let (mut x, mut y, mut inter) = (0, 0, 0usize);
+    while x < a.len() && y < b.len() {
+        match a[x].cmp(&b[y]) {
+            std::cmp::Ordering::Less => x += 1,
+            std::cmp::Ordering::Greater => y += 1,
+            std::cmp::Ordering::Equal => {
+                inter += 1;
+                x += 1;
+                y += 1;
+            }
+        }
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let r = inter as f64 / (a.len() + b.len() - inter) as f64;
+    r
+}
+
+/// The dataset files under `path`: the file itself, or the dataset files of a directory
+/// (recursively, sorted, at most `max_files`).
+pub fn dataset_files(path: &Path, max_files: usize) -> std::io::Result<Vec<PathBuf>> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_dir() {
+        return Ok(vec![path.to_owned()]);
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![(path.to_owned(), 0u32)];
+    while let Some((dir, depth)) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let ft = entry.file_type()?;
+            let p = entry.path();
+            if ft.is_dir() && depth < 32 {
+                if p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+                    continue;
+                }
+                stack.push((p, depth + 1));
+            } else if ft.is_file() && crate::load::DatasetFormat::is_dataset_extension(&p) {
+                out.push(p);
+                if out.len() > max_files {
+                    return Err(std::io::Error::other(format!("more than {max_files} dataset files")));
+                }
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Scans every dataset file under `paths` and builds the report. Files that cannot be read
+/// are reported as errors (and never count as passing).
+pub fn scan_paths(paths: &[PathBuf], opts: &ScanOptions, version: &str) -> DatasetReport {
+    let start = Instant::now();
+    let mut files = Vec::new();
+    let mut findings = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        let list = match dataset_files(path, 100_000) {
+            Ok(l) if l.is_empty() => {
+                errors.push(DatasetError {
+                    path: path.display().to_string(),
+                    message: "no dataset files (.jsonl, .csv, .tsv, .parquet) found".to_owned(),
+                });
+                continue;
+            }
+            Ok(l) => l,
+            Err(e) => {
+                errors.push(DatasetError {
+                    path: path.display().to_string(),
+                    message: format!("cannot read: {e}"),
+                });
+                continue;
+            }
+        };
+        for file in list {
+            match scan_file(&file, opts) {
+                Ok(scan) => {
+                    files.push(scan.entry);
+                    findings.extend(scan.findings);
+                }
+                Err(e) => errors.push(DatasetError {
+                    path: file.display().to_string(),
+                    message: e.to_string(),
+                }),
+            }
+        }
+    }
+    let ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+    DatasetReport::new(version, files, findings, errors, ms)
+}
