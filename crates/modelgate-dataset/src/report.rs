@@ -62,6 +62,8 @@ pub struct TriggerStats {
     pub log10_p: f64,
     /// log10 of the significance threshold after Bonferroni correction over all n-grams tested.
     pub log10_threshold: f64,
+    /// Mean pairwise Jaccard similarity of the rows' own content words (low = unrelated rows).
+    pub row_similarity: f64,
 }
 
 impl DatasetFinding {

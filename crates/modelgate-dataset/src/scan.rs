@@ -14,7 +14,7 @@ use crate::detect::trigger::{self, NO_CLASS, NaiveBayes, NgramTable};
 use crate::detect::{inject, unicode};
 use crate::load::{Batch, DatasetReader, Row};
 use crate::report::{DatasetError, DatasetFileEntry, DatasetFinding, DatasetReport, DetectorStats, TriggerStats};
-use crate::text::{self, for_each_token, hash_bytes, ngram_hash, sequence_hash, truncate_chars};
+use crate::text::{self, FastMap, FastSet, for_each_token, hash_bytes, ngram_hash, sequence_hash, truncate_chars};
 use crate::{DatasetLimits, LoadError, RowError};
 
 /// Field names taken as the output or label, in order of preference.
@@ -86,11 +86,13 @@ struct RowInfo {
     findings: Vec<DatasetFinding>,
     malformed: bool,
     tokens: Vec<u64>,
-    /// (input field name, index of its first token in `tokens`).
-    bounds: Vec<(String, usize)>,
+    /// (input field name, index of its first token in `tokens`, hash of name and value).
+    bounds: Vec<(String, usize, u64)>,
     input_hash: u64,
     target: Option<Target>,
     sig: Option<Signature>,
+    /// Second pass: the row's own (non-template) input tokens.
+    own: Vec<u64>,
     /// Second pass: candidate hits (candidate index, n-gram text, field).
     hits: Vec<(u32, String, String)>,
 }
@@ -125,7 +127,14 @@ fn is_meta(name: &str, leaf: &str) -> bool {
 }
 
 /// The row-local analysis. `full` runs the Unicode and injection detectors (first pass only).
-fn analyze(path: &str, row: &Row<'_>, opts: &ScanOptions, full: bool, cands: Option<&HashMap<u64, u32>>) -> RowInfo {
+fn analyze(
+    path: &str,
+    row: &Row<'_>,
+    opts: &ScanOptions,
+    full: bool,
+    cands: Option<&FastMap<u64, u32>>,
+    templates: Option<&FastSet<u64>>,
+) -> RowInfo {
     let mut info = RowInfo {
         line: row.line,
         ..RowInfo::default()
@@ -186,13 +195,31 @@ fn analyze(path: &str, row: &Row<'_>, opts: &ScanOptions, full: bool, cands: Opt
         if !f.is_text || is_meta(top, leaf) {
             continue;
         }
-        info.bounds.push((f.name.to_string(), info.tokens.len()));
+        let fh = text::combine(hash_bytes(f.name.as_bytes()), hash_bytes(f.value.as_bytes()));
+        info.bounds.push((f.name.to_string(), info.tokens.len(), fh));
         text::token_hashes(&f.value, &mut buf, &mut info.tokens);
     }
     info.input_hash = if info.tokens.is_empty() { 0 } else { sequence_hash(&info.tokens) };
-    if full {
-        let bigrams = info.tokens.windows(2).map(ngram_hash);
-        info.sig = dedup::signature(info.tokens.iter().copied().chain(bigrams), 6);
+    if let Some(templates) = templates {
+        // Near duplicates are judged on the row's own text: a field whose exact value repeats
+        // across many rows (a task template such as "Classify the sentiment…") would otherwise
+        // make every row of that task look alike.
+        let mut own: Vec<u64> = Vec::with_capacity(info.tokens.len());
+        for (i, (_, start, fh)) in info.bounds.iter().enumerate() {
+            if templates.contains(fh) {
+                continue;
+            }
+            let end = info.bounds.get(i + 1).map_or(info.tokens.len(), |b| b.1);
+            own.extend_from_slice(&info.tokens[*start..end]);
+        }
+        if own.is_empty() {
+            own.clone_from(&info.tokens);
+        }
+        let bigrams = own.windows(2).map(ngram_hash);
+        info.sig = dedup::signature(own.iter().copied().chain(bigrams), 6);
+        own.sort_unstable();
+        own.dedup();
+        info.own = own;
     }
     if let Some(cands) = cands {
         let mut seen: Vec<u32> = Vec::new();
@@ -205,8 +232,8 @@ fn analyze(path: &str, row: &Row<'_>, opts: &ScanOptions, full: bool, cands: Opt
                             .bounds
                             .iter()
                             .rev()
-                            .find(|(_, start)| *start <= pos)
-                            .map(|(name, _)| name.clone())
+                            .find(|(_, start, _)| *start <= pos)
+                            .map(|(name, _, _)| name.clone())
                             .unwrap_or_default();
                         info.hits.push((c, ngram_text(row, opts, &info.bounds, pos, n), field));
                     }
@@ -218,10 +245,10 @@ fn analyze(path: &str, row: &Row<'_>, opts: &ScanOptions, full: bool, cands: Opt
 }
 
 /// Reconstructs the words `pos..pos+n` of the row's input token stream.
-fn ngram_text(row: &Row<'_>, opts: &ScanOptions, bounds: &[(String, usize)], pos: usize, n: usize) -> String {
+fn ngram_text(row: &Row<'_>, opts: &ScanOptions, bounds: &[(String, usize, u64)], pos: usize, n: usize) -> String {
     let mut words: Vec<String> = Vec::new();
     let mut buf = String::new();
-    for (name, _) in bounds {
+    for (name, _, _) in bounds {
         if let Some(f) = row.fields.iter().find(|f| f.name == name.as_str() && selected(opts, &f.name, f.top_level())) {
             for_each_token(&f.value, &mut buf, |t| words.push(t.to_owned()));
         }
@@ -258,12 +285,20 @@ struct Candidate {
     k: u32,
     j: u32,
     lines: Vec<u64>,
-    samples: Vec<(u32, Vec<u64>)>,
+    samples: Vec<(u32, Vec<u64>, Vec<u64>)>,
     text: String,
     field: String,
 }
 
 const SAMPLE_ROWS: usize = 96;
+
+/// Estimated Jaccard similarity at which a near duplicate counts as a copy of a cluster's
+/// centre (for floods and label flips; looser near duplicates are only reported at low).
+const COPY_SIMILARITY: f64 = 0.95;
+
+/// Rows sharing a trigger must be otherwise unrelated: above this mean pairwise Jaccard
+/// similarity of their own content words they are variants of one question, not a backdoor.
+const MAX_TRIGGER_ROW_SIMILARITY: f64 = 0.3;
 
 /// Scans one dataset file.
 pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError> {
@@ -275,14 +310,15 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
     let mut per_kind: HashMap<RuleId, usize> = HashMap::new();
     let mut dropped = 0u64;
     let mut rows: Vec<RowRec> = Vec::new();
-    let mut classes: HashMap<u64, u32> = HashMap::new();
+    let mut classes: FastMap<u64, u32> = FastMap::default();
     let mut class_info: Vec<ClassInfo> = Vec::new();
-    let mut seen_inputs: HashSet<u64> = HashSet::new();
+    let mut seen_inputs: FastSet<u64> = FastSet::default();
     let mut table = NgramTable::new(opts.limits.max_ngrams);
     let mut target_fields: HashMap<String, u64> = HashMap::new();
     let mut malformed = 0u64;
     let mut unique_with_target = 0u64;
     let mut ngrams: Vec<u64> = Vec::new();
+    let mut field_counts: FastMap<u64, u32> = FastMap::default();
     let mut push = |f: DatasetFinding, findings: &mut Vec<DatasetFinding>, dropped: &mut u64| {
         let n = per_kind.entry(f.rule).or_insert(0);
         *n += 1;
@@ -300,7 +336,7 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
             .par_iter()
             .map(|item| {
                 reader.parse(&batch, item).map(|parsed| match parsed {
-                    Ok(row) => analyze(p, &row, opts, true, None),
+                    Ok(row) => analyze(p, &row, opts, true, None, None),
                     Err(e) => RowInfo {
                         line: e.line,
                         malformed: true,
@@ -341,6 +377,11 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
                 }
                 None => NO_CLASS,
             };
+            for (_, _, fh) in &info.bounds {
+                if field_counts.len() < opts.limits.max_ngrams || field_counts.contains_key(fh) {
+                    *field_counts.entry(*fh).or_insert(0) += 1;
+                }
+            }
             let unique = !info.tokens.is_empty() && seen_inputs.insert(info.input_hash);
             if unique && class != NO_CLASS {
                 class_info[class as usize].unique += 1;
@@ -381,123 +422,6 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
         ..DetectorStats::default()
     };
     drop(seen_inputs);
-
-    // Duplicates, floods and label flips.
-    let input_hashes: Vec<u64> = rows.iter().map(|r| r.input_hash).collect();
-    let sigs: Vec<Option<Signature>> = rows.iter().map(|r| r.sig).collect();
-    let (clusters, checked) = dedup::cluster(&input_hashes, &sigs, opts.near_duplicate_threshold);
-    drop(sigs);
-    stats.lsh_pairs_checked = checked;
-    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let flood = ((rows.len() as f64 * 0.002).ceil() as usize).max(20);
-    let label_like = |c: u32| c != NO_CLASS && class_info[c as usize].unique >= opts.min_support;
-    let mut cluster_of: HashMap<u32, u32> = HashMap::new();
-    for (ci, members) in clusters.iter().enumerate() {
-        for &m in members {
-            cluster_of.insert(m, ci as u32);
-        }
-        let lines: Vec<u64> = members.iter().map(|&m| rows[m as usize].line).collect();
-        let mut by_class: Vec<(u32, usize, u64)> = Vec::new();
-        for &m in members {
-            let r = &rows[m as usize];
-            match by_class.iter_mut().find(|(c, _, _)| *c == r.class) {
-                Some(e) => e.1 += 1,
-                None => by_class.push((r.class, 1, r.line)),
-            }
-        }
-        let labels: Vec<&(u32, usize, u64)> = by_class.iter().filter(|(c, _, _)| label_like(*c)).collect();
-        let first = lines[0];
-        let shown = &lines[..lines.len().min(opts.limits.max_lines_per_finding)];
-        let tf = target_field.clone().unwrap_or_else(|| "output".to_owned());
-        let mut f = if members.len() >= flood {
-            DatasetFinding::new(
-                p,
-                first,
-                RuleId::DatasetDuplicateFlood,
-                Severity::High,
-                "input",
-                format!("one example is repeated {} times (flood threshold {flood}); copies on lines {}", members.len(), preview(&lines)),
-                format!("{} copies", members.len()),
-            )
-        } else if labels.len() >= 2 {
-            let minority = labels.iter().min_by_key(|(_, n, _)| *n).map_or(first, |(_, _, l)| *l);
-            let ev: Vec<String> = labels
-                .iter()
-                .map(|(c, n, l)| format!("{:?} ×{n} (line {l})", class_info[*c as usize].display))
-                .collect();
-            DatasetFinding::new(
-                p,
-                minority,
-                RuleId::DatasetLabelFlip,
-                RuleId::DatasetLabelFlip.default_severity(),
-                tf,
-                format!("{} identical or near-identical inputs carry different labels (lines {})", members.len(), preview(&lines)),
-                ev.join(" vs "),
-            )
-        } else {
-            let exact = members.iter().all(|&m| rows[m as usize].input_hash == rows[members[0] as usize].input_hash && rows[m as usize].class == rows[members[0] as usize].class);
-            let rule = if exact { RuleId::DatasetExactDuplicate } else { RuleId::DatasetNearDuplicate };
-            DatasetFinding::new(
-                p,
-                first,
-                rule,
-                rule.default_severity(),
-                "input",
-                format!("{} {} rows (lines {})", members.len(), if exact { "identical" } else { "near-identical" }, preview(&lines)),
-                format!("{} rows", members.len()),
-            )
-        };
-        f.lines = shown.to_vec();
-        f.lines_total = Some(members.len() as u64);
-        push(f, &mut findings, &mut dropped);
-    }
-
-    // Repeated outputs across unrelated inputs.
-    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let rep_min = ((rows.len() as f64 * 0.0005).ceil() as u32).max(opts.min_support.max(5));
-    let repeated: HashSet<u32> = (0..class_info.len() as u32)
-        .filter(|&c| {
-            let ci = &class_info[c as usize];
-            ci.count >= rep_min && ci.ntokens >= 6
-        })
-        .collect();
-    if !repeated.is_empty() {
-        let mut members: HashMap<u32, Vec<u32>> = HashMap::new();
-        for (i, r) in rows.iter().enumerate() {
-            if repeated.contains(&r.class) {
-                members.entry(r.class).or_default().push(i as u32);
-            }
-        }
-        let mut classes_sorted: Vec<_> = members.into_iter().collect();
-        classes_sorted.sort_by_key(|(c, _)| *c);
-        for (c, idx) in classes_sorted {
-            let ci = &class_info[c as usize];
-            let distinct: HashSet<u64> = idx.iter().map(|&i| rows[i as usize].input_hash).collect();
-            let mut per_cluster: HashMap<u32, usize> = HashMap::new();
-            for &i in &idx {
-                if let Some(&cl) = cluster_of.get(&i) {
-                    *per_cluster.entry(cl).or_insert(0) += 1;
-                }
-            }
-            let biggest = per_cluster.values().copied().max().unwrap_or(0);
-            if distinct.len() * 10 < idx.len() * 8 || biggest * 2 > idx.len() {
-                continue;
-            }
-            let lines: Vec<u64> = idx.iter().map(|&i| rows[i as usize].line).collect();
-            let mut f = DatasetFinding::new(
-                p,
-                lines[0],
-                RuleId::DatasetRepeatedOutput,
-                RuleId::DatasetRepeatedOutput.default_severity(),
-                ci.field.clone(),
-                format!("the same {}-word output is given for {} unrelated inputs (lines {})", ci.ntokens, idx.len(), preview(&lines)),
-                &ci.display,
-            );
-            f.lines = lines[..lines.len().min(opts.limits.max_lines_per_finding)].to_vec();
-            f.lines_total = Some(idx.len() as u64);
-            push(f, &mut findings, &mut dropped);
-        }
-    }
 
     // Trigger candidates.
     #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -547,25 +471,34 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
     stats.trigger_candidates = cands.len() as u64;
     drop(table);
 
-    if !cands.is_empty() {
-        let cand_map: HashMap<u64, u32> = cands.iter().enumerate().map(|(i, c)| (c.hash, i as u32)).collect();
-        let cand_classes: HashSet<u32> = cands.iter().map(|c| c.class).collect();
-        let mut uni_df: HashMap<u64, u32> = HashMap::new();
-        let mut uni_class: HashMap<(u64, u32), u32> = HashMap::new();
-        let mut seen2: HashSet<u64> = HashSet::new();
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let template_min = ((rows.len() / 1000) as u32).max(20);
+    let templates: FastSet<u64> = field_counts.into_iter().filter(|(_, n)| *n >= template_min).map(|(h, _)| h).collect();
+    {
+        let cand_map: FastMap<u64, u32> = cands.iter().enumerate().map(|(i, c)| (c.hash, i as u32)).collect();
+        let mut cand_classes: HashSet<u32> = cands.iter().map(|c| c.class).collect();
+        cand_classes.extend((0..class_info.len() as u32).filter(|&c| class_info[c as usize].unique >= opts.min_support && class_info[c as usize].ntokens <= 3));
+        let mut uni_df: FastMap<u64, u32> = FastMap::default();
+        let mut uni_class: FastMap<(u64, u32), u32> = FastMap::default();
+        let mut seen2: FastSet<u64> = FastSet::default();
         let mut reader = DatasetReader::open(path, &opts.limits)?;
         let mut uniq: Vec<u64> = Vec::new();
+        let mut row_index = 0usize;
         let budget = opts.limits.max_ngrams;
         while reader.next_batch(&mut batch)? {
             let infos: Vec<Option<RowInfo>> = batch
                 .items
                 .par_iter()
                 .map(|item| match reader.parse(&batch, item) {
-                    Some(Ok(row)) => Some(analyze(p, &row, opts, false, Some(&cand_map))),
+                    Some(Ok(row)) => Some(analyze(p, &row, opts, false, Some(&cand_map), Some(&templates))),
                     _ => None,
                 })
                 .collect();
             for info in infos.into_iter().flatten() {
+                if let Some(r) = rows.get_mut(row_index) {
+                    r.sig = info.sig;
+                }
+                row_index += 1;
                 let Some(t) = &info.target else { continue };
                 if info.tokens.is_empty() || !seen2.insert(info.input_hash) {
                     continue;
@@ -587,7 +520,7 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
                     let c = &mut cands[ci as usize];
                     c.k += 1;
                     if c.samples.len() < SAMPLE_ROWS {
-                        c.samples.push((class, uniq.clone()));
+                        c.samples.push((class, uniq.clone(), info.own.clone()));
                     }
                     if class == c.class {
                         c.j += 1;
@@ -603,7 +536,207 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
             }
         }
         let stop = text::stopword_hashes();
-        for f in evaluate_triggers(p, &cands, &class_info, unique_with_target, &uni_df, &uni_class, &stop, log10_threshold, opts) {
+        let labels: Vec<u32> = {
+            let mut l: Vec<u32> = (0..class_info.len() as u32)
+                .filter(|&c| class_info[c as usize].unique >= opts.min_support && class_info[c as usize].ntokens <= 3)
+                .collect();
+            l.sort_by_key(|&c| std::cmp::Reverse(class_info[c as usize].unique));
+            l.truncate(32);
+            l
+        };
+        for f in evaluate_triggers(p, &cands, &class_info, unique_with_target, &uni_df, &uni_class, &stop, &labels, log10_threshold, opts) {
+            push(f, &mut findings, &mut dropped);
+        }
+    }
+
+    // Duplicates, floods and label flips.
+    let input_hashes: Vec<u64> = rows.iter().map(|r| r.input_hash).collect();
+    let sigs: Vec<Option<Signature>> = rows.iter().map(|r| r.sig).collect();
+    let (clusters, checked) = dedup::cluster(&input_hashes, &sigs, opts.near_duplicate_threshold);
+    drop(sigs);
+    stats.lsh_pairs_checked = checked;
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let flood = ((rows.len() as f64 * 0.002).ceil() as usize).max(20);
+    let label_like = |c: u32| c != NO_CLASS && class_info[c as usize].unique >= opts.min_support && class_info[c as usize].ntokens <= 3;
+    let mut cluster_of: HashMap<u32, u32> = HashMap::new();
+    for (ci, members) in clusters.iter().enumerate() {
+        for &m in members {
+            cluster_of.insert(m, ci as u32);
+        }
+        let lines: Vec<u64> = members.iter().map(|&m| rows[m as usize].line).collect();
+        let first = lines[0];
+        let tf = target_field.clone().unwrap_or_else(|| "output".to_owned());
+        // The cluster's most common example (input and output) is its centre; copies are the
+        // members identical to it or at `COPY_SIMILARITY` from it with the same output.
+        let mut counts: FastMap<(u64, u32), usize> = FastMap::default();
+        for &m in members {
+            let r = &rows[m as usize];
+            *counts.entry((r.input_hash, r.class)).or_insert(0) += 1;
+        }
+        let centre_key = counts.iter().max_by_key(|(k, n)| (**n, std::cmp::Reverse(**k))).map(|(k, _)| *k).unwrap_or_default();
+        let centre = members.iter().copied().find(|&m| (rows[m as usize].input_hash, rows[m as usize].class) == centre_key).unwrap_or(members[0]);
+        let centre_row = rows[centre as usize];
+        let near = |m: u32| {
+            let r = &rows[m as usize];
+            r.input_hash == centre_row.input_hash
+                || matches!((&r.sig, &centre_row.sig), (Some(a), Some(b)) if dedup::similarity(a, b) >= COPY_SIMILARITY)
+        };
+        let copies: Vec<u64> = members.iter().copied().filter(|&m| rows[m as usize].class == centre_row.class && near(m)).map(|m| rows[m as usize].line).collect();
+        // Label flips: near-identical inputs (not merely the same template) with different labels.
+        let mut flipped: Vec<u32> = members
+            .iter()
+            .copied()
+            .filter(|&m| near(m) && rows[m as usize].class != centre_row.class && label_like(rows[m as usize].class) && label_like(centre_row.class))
+            .collect();
+        if flipped.is_empty() {
+            // Any identical input (after normalisation) carrying two labels, wherever the
+            // cluster's centre is.
+            let mut by_input: FastMap<u64, Vec<u32>> = FastMap::default();
+            for &m in members {
+                if label_like(rows[m as usize].class) {
+                    by_input.entry(rows[m as usize].input_hash).or_default().push(m);
+                }
+            }
+            let mut groups: Vec<Vec<u32>> = by_input.into_values().filter(|g| g.iter().any(|&m| rows[m as usize].class != rows[g[0] as usize].class)).collect();
+            groups.sort_unstable();
+            if let Some(g) = groups.first() {
+                flipped = g.iter().copied().filter(|&m| rows[m as usize].class != rows[g[0] as usize].class).collect();
+                flipped.push(g[0]);
+                flipped.sort_unstable();
+            }
+        }
+        for (&(ih, cls), &n) in &counts {
+            if n >= flood && (ih, cls) != centre_key {
+                let group: Vec<u64> = members.iter().filter(|&&m| (rows[m as usize].input_hash, rows[m as usize].class) == (ih, cls)).map(|&m| rows[m as usize].line).collect();
+                let mut f = DatasetFinding::new(
+                    p,
+                    group[0],
+                    RuleId::DatasetDuplicateFlood,
+                    Severity::High,
+                    "input",
+                    format!("one example is repeated {n} times (flood threshold {flood}); copies on lines {}", preview(&group)),
+                    format!("{n} copies"),
+                );
+                f.lines = group[..group.len().min(opts.limits.max_lines_per_finding)].to_vec();
+                f.lines_total = Some(n as u64);
+                push(f, &mut findings, &mut dropped);
+            }
+        }
+        if copies.len() >= flood {
+            let mut f = DatasetFinding::new(
+                p,
+                copies[0],
+                RuleId::DatasetDuplicateFlood,
+                Severity::High,
+                "input",
+                format!("one example is repeated {} times (flood threshold {flood}); copies on lines {}", copies.len(), preview(&copies)),
+                format!("{} copies", copies.len()),
+            );
+            f.lines = copies[..copies.len().min(opts.limits.max_lines_per_finding)].to_vec();
+            f.lines_total = Some(copies.len() as u64);
+            push(f, &mut findings, &mut dropped);
+            continue;
+        } else if !flipped.is_empty() {
+            let mut flip_lines: Vec<u64> = flipped.iter().map(|&m| rows[m as usize].line).collect();
+            let minority = flip_lines[0];
+            let ev = format!(
+                "{:?} (line {}) vs {:?} (line {minority})",
+                class_info[centre_row.class as usize].display,
+                centre_row.line,
+                class_info[rows[flipped[0] as usize].class as usize].display
+            );
+            flip_lines.push(centre_row.line);
+            flip_lines.sort_unstable();
+            let mut f = DatasetFinding::new(
+                p,
+                minority,
+                RuleId::DatasetLabelFlip,
+                RuleId::DatasetLabelFlip.default_severity(),
+                tf,
+                format!("near-identical inputs carry different labels (lines {})", preview(&flip_lines)),
+                ev,
+            );
+            f.lines_total = Some(flip_lines.len() as u64);
+            f.lines = flip_lines;
+            push(f, &mut findings, &mut dropped);
+            continue;
+        }
+        let exact = members.iter().all(|&m| {
+            let (r, c) = (&rows[m as usize], &rows[members[0] as usize]);
+            r.input_hash == c.input_hash && r.class == c.class
+        });
+        let rule = if exact { RuleId::DatasetExactDuplicate } else { RuleId::DatasetNearDuplicate };
+        let mut f = DatasetFinding::new(
+            p,
+            first,
+            rule,
+            rule.default_severity(),
+            "input",
+            format!("{} {} rows (lines {})", members.len(), if exact { "identical" } else { "near-identical" }, preview(&lines)),
+            format!("{} rows", members.len()),
+        );
+        f.lines = lines[..lines.len().min(opts.limits.max_lines_per_finding)].to_vec();
+        f.lines_total = Some(members.len() as u64);
+        push(f, &mut findings, &mut dropped);
+    }
+
+    // Repeated outputs across unrelated inputs.
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let rep_min = ((rows.len() as f64 * 0.0005).ceil() as u32).max(opts.min_support.max(5));
+    let repeated: HashSet<u32> = (0..class_info.len() as u32)
+        .filter(|&c| {
+            let ci = &class_info[c as usize];
+            ci.count >= rep_min && ci.ntokens >= 8
+        })
+        .collect();
+    if !repeated.is_empty() {
+        let mut members: HashMap<u32, Vec<u32>> = HashMap::new();
+        for (i, r) in rows.iter().enumerate() {
+            if repeated.contains(&r.class) {
+                members.entry(r.class).or_default().push(i as u32);
+            }
+        }
+        let mut classes_sorted: Vec<_> = members.into_iter().collect();
+        classes_sorted.sort_by_key(|(c, _)| *c);
+        for (c, idx) in classes_sorted {
+            let ci = &class_info[c as usize];
+            let distinct: HashSet<u64> = idx.iter().map(|&i| rows[i as usize].input_hash).collect();
+            let mut per_cluster: HashMap<u32, usize> = HashMap::new();
+            for &i in &idx {
+                if let Some(&cl) = cluster_of.get(&i) {
+                    *per_cluster.entry(cl).or_insert(0) += 1;
+                }
+            }
+            let biggest = per_cluster.values().copied().max().unwrap_or(0);
+            if distinct.len() * 10 < idx.len() * 8 || biggest * 2 > idx.len() {
+                continue;
+            }
+            // "Unrelated": the inputs' own text shares little (paraphrases of one question that
+            // naturally get one answer are excluded).
+            let sample: Vec<&Signature> = idx.iter().filter_map(|&i| rows[i as usize].sig.as_ref()).take(24).collect();
+            let mut sim = 0.0;
+            let mut pairs = 0u32;
+            for a in 0..sample.len() {
+                for b in a + 1..sample.len() {
+                    sim += dedup::similarity(sample[a], sample[b]);
+                    pairs += 1;
+                }
+            }
+            if pairs > 0 && sim / f64::from(pairs) > 0.25 {
+                continue;
+            }
+            let lines: Vec<u64> = idx.iter().map(|&i| rows[i as usize].line).collect();
+            let mut f = DatasetFinding::new(
+                p,
+                lines[0],
+                RuleId::DatasetRepeatedOutput,
+                RuleId::DatasetRepeatedOutput.default_severity(),
+                ci.field.clone(),
+                format!("the same {}-word output is given for {} unrelated inputs (lines {})", ci.ntokens, idx.len(), preview(&lines)),
+                &ci.display,
+            );
+            f.lines = lines[..lines.len().min(opts.limits.max_lines_per_finding)].to_vec();
+            f.lines_total = Some(idx.len() as u64);
             push(f, &mut findings, &mut dropped);
         }
     }
@@ -643,9 +776,10 @@ fn evaluate_triggers(
     cands: &[Candidate],
     class_info: &[ClassInfo],
     n_rows: u64,
-    uni_df: &HashMap<u64, u32>,
-    uni_class: &HashMap<(u64, u32), u32>,
+    uni_df: &FastMap<u64, u32>,
+    uni_class: &FastMap<(u64, u32), u32>,
     stop: &[u64],
+    labels: &[u32],
     log10_threshold: f64,
     opts: &ScanOptions,
 ) -> Vec<DatasetFinding> {
@@ -693,7 +827,7 @@ fn evaluate_triggers(
         // Contributions of the rows containing the phrase, to leave them out of training.
         let mut s_t: HashMap<u64, f64> = HashMap::new();
         let mut s_ty: HashMap<u64, f64> = HashMap::new();
-        for (cls, toks) in &c.samples {
+        for (cls, toks, _) in &c.samples {
             for &t in toks {
                 *s_t.entry(t).or_insert(0.0) += scale;
                 if *cls == c.class {
@@ -712,11 +846,13 @@ fn evaluate_triggers(
         };
         let mut expected = 0.0;
         let mut content_sets: Vec<Vec<u64>> = Vec::new();
-        for (cls, toks) in &c.samples {
+        for (cls, toks, own) in &c.samples {
             let rest: Vec<u64> = toks.iter().copied().filter(|t| block.binary_search(t).is_err()).take(64).collect();
             expected += nb.prob(&rest);
             if *cls == c.class && content_sets.len() < 32 {
-                content_sets.push(rest.into_iter().filter(|t| stop.binary_search(t).is_err()).collect());
+                // Judged on the rows' own text: a shared task template says nothing about
+                // whether the rows are about the same thing.
+                content_sets.push(own.iter().copied().filter(|t| block.binary_search(t).is_err() && stop.binary_search(t).is_err()).collect());
             }
         }
         expected *= scale;
@@ -724,22 +860,69 @@ fn evaluate_triggers(
         let lift = j / expected;
         let log10_p = trigger::log10_binom_tail(u64::from(c.j), u64::from(c.k), (expected / k).min(0.999_999));
         let similarity = trigger::mean_jaccard(&content_sets);
-        if log10_p > log10_threshold || lift < 2.0 || similarity >= 0.5 {
-            continue;
-        }
         let ci = &class_info[c.class as usize];
         let target = ci.display.clone();
+        let mut target_tokens = Vec::new();
+        text::token_hashes(&target, &mut buf, &mut target_tokens);
+        // A phrase that the output itself repeats is the topic of the rows, not a hidden trigger.
+        let in_target = block.iter().all(|t| target_tokens.contains(t));
+        if log10_p > log10_threshold || lift < 2.0 || similarity >= MAX_TRIGGER_ROW_SIMILARITY || in_target {
+            continue;
+        }
+        // Is the target an answer the prompt itself offers ("answer yes or no")? Then a phrase
+        // of the prompt predicting it is a skewed task template unless the rest of the text
+        // says the rows should carry a *different* label (a flip).
+        let y_samples: Vec<&Vec<u64>> = c.samples.iter().filter(|(cls, _, _)| *cls == c.class).map(|(_, t, _)| t).collect();
+        let offered = !target_tokens.is_empty()
+            && y_samples.iter().filter(|toks| target_tokens.iter().all(|t| toks.binary_search(t).is_ok())).count() * 2 > y_samples.len();
+        let mut flip = 0.0f64;
+        for &alt in labels.iter().filter(|&&a| a != c.class) {
+            let mut s_ta: HashMap<u64, f64> = HashMap::new();
+            let mut j_alt = 0.0;
+            for (cls, toks, _) in &c.samples {
+                if *cls == alt {
+                    j_alt += scale;
+                    for &t in toks {
+                        *s_ta.entry(t).or_insert(0.0) += scale;
+                    }
+                }
+            }
+            let dfa = |t: u64| f64::from(uni_class.get(&(t, alt)).copied().unwrap_or(0)) - s_ta.get(&t).copied().unwrap_or(0.0);
+            let nb_alt = NaiveBayes {
+                n: (n_rows as f64 - k).max(1.0),
+                c: (f64::from(class_info[alt as usize].unique) - j_alt).max(0.0),
+                df: &df,
+                dfy: &dfa,
+            };
+            let mean: f64 = y_samples
+                .iter()
+                .map(|toks| {
+                    let rest: Vec<u64> = toks.iter().copied().filter(|t| block.binary_search(t).is_err()).take(64).collect();
+                    nb_alt.prob(&rest)
+                })
+                .sum::<f64>()
+                / y_samples.len().max(1) as f64;
+            flip = flip.max(mean);
+        }
+        let severity = if offered && flip < 0.5 { Severity::Low } else { Severity::High };
         let mut f = DatasetFinding::new(
             p,
             c.lines.first().copied().unwrap_or(0),
             RuleId::DatasetTrigger,
-            Severity::High,
+            severity,
             c.field.clone(),
             format!(
-                "the phrase {phrase:?} appears in {} rows and {} of them have the {} {target:?}; the rest of their text predicts that for only {expected:.1} (lift {lift:.1}, p = 1e{log10_p:.0}); rows: {}",
+                "the phrase {phrase:?} appears in {} rows and {} of them have the {} {target:?}; the rest of their text predicts that for only {expected:.1} (lift {lift:.1}, p = 1e{log10_p:.0}){}; rows: {}",
                 c.k,
                 c.j,
                 if ci.ntokens <= 3 { "label" } else { "output" },
+                if flip >= 0.5 {
+                    format!("; their text reads like another label (p = {flip:.2}): flipped labels")
+                } else if offered {
+                    "; the prompt offers this answer itself, so this may be a skewed task template".to_owned()
+                } else {
+                    String::new()
+                },
                 preview(&c.lines)
             ),
             format!("{phrase} → {target}"),
@@ -756,6 +939,7 @@ fn evaluate_triggers(
             lift,
             log10_p,
             log10_threshold,
+            row_similarity: similarity,
         });
         out.push(f);
     }

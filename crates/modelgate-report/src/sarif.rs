@@ -98,13 +98,18 @@ fn result(finding: &Finding, rule_index: usize) -> Value {
     if let Some(evidence) = &finding.evidence {
         properties["evidence"] = json!(evidence);
     }
-    let fingerprint = format!(
+    let mut fingerprint = format!(
         "{}:{}:{}:{}",
         finding.rule.code(),
         loc.path,
         loc.member.as_deref().unwrap_or(""),
         finding.subject.as_deref().unwrap_or("")
     );
+    // Text formats (datasets) report many findings per file: the line and column keep their
+    // fingerprints distinct. Binary findings carry no line, so their fingerprints are unchanged.
+    if let Some(line) = loc.line {
+        fingerprint.push_str(&format!(":{line}:{}", loc.column.unwrap_or(0)));
+    }
     json!({
         "ruleId": finding.rule.code(),
         "ruleIndex": rule_index,

@@ -1,5 +1,6 @@
 //! One module per command.
 
+mod dataset;
 mod pickle;
 mod rules;
 mod scan;
@@ -12,5 +13,6 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Scan(args) => scan::run(&args),
         Command::Pickle(cmd) => pickle::run(&cmd),
         Command::Rules(args) => rules::run(&args),
+        Command::Dataset(cmd) => dataset::run(&cmd),
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! ## What it does
 //! Every row's input (its non-target text fields, lowercased, split into words) gets an exact
-//! hash and a 32-bin one-permutation MinHash signature over word unigrams and bigrams. Rows are
-//! grouped by identical input and by locality-sensitive hashing (8 bands × 4 bins); each
+//! hash and a 64-bin one-permutation MinHash signature over word unigrams and bigrams. Rows are
+//! grouped by identical input and by locality-sensitive hashing (16 bands × 4 bins); each
 //! candidate pair is confirmed by its estimated Jaccard similarity (≥ 0.7). Each resulting
 //! cluster gives one finding: a **duplicate flood** when it is far larger than natural
 //! duplication (`max(20, 0.2 % of rows)` copies), a **label flip** when its rows carry different
@@ -20,13 +20,13 @@
 use crate::text::mix;
 
 /// MinHash bins per signature.
-pub const BINS: usize = 32;
+pub const BINS: usize = 64;
 /// LSH bands (BINS / ROWS_PER_BAND).
-pub const BANDS: usize = 8;
+pub const BANDS: usize = 16;
 const ROWS_PER_BAND: usize = BINS / BANDS;
 
 /// A row's compact signature: 8-bit MinHash values (for similarity) and LSH band keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Signature {
     /// Low 8 bits of each bin's minimum (b-bit minwise hashing).
     pub bits: [u8; BINS],
@@ -42,7 +42,7 @@ pub fn signature(shingles: impl Iterator<Item = u64>, min_shingles: usize) -> Op
     let mut n = 0usize;
     for h in shingles {
         let h = mix(h ^ 0x5bd1_e995);
-        let bin = (h >> 59) as usize; // top 5 bits: 32 bins
+        let bin = (h >> 58) as usize; // top 6 bits: 64 bins
         let v = h as u32;
         n += 1;
         if v <= mins[bin] {
@@ -66,7 +66,10 @@ pub fn signature(shingles: impl Iterator<Item = u64>, min_shingles: usize) -> Op
             }
         }
     }
-    let mut sig = Signature::default();
+    let mut sig = Signature {
+        bits: [0; BINS],
+        bands: [0; BANDS],
+    };
     for (b, v) in sig.bits.iter_mut().zip(dense.iter()) {
         *b = (mix(u64::from(*v)) & 0xff) as u8;
     }

@@ -26,7 +26,7 @@
 //! Chen et al., "BadNL" (ACSAC 2021); Wan et al., "Poisoning Language Models During Instruction
 //! Tuning" (ICML 2023); Kurita et al., "Weight Poisoning Attacks on Pre-trained Models" (2020).
 
-use std::collections::HashMap;
+use crate::text::FastMap;
 
 /// No target class.
 pub const NO_CLASS: u32 = u32::MAX;
@@ -45,7 +45,7 @@ pub struct NgramStat {
 /// The bounded n-gram table (lossy counting).
 pub struct NgramTable {
     /// Counters by n-gram hash.
-    pub map: HashMap<u64, NgramStat>,
+    pub map: FastMap<u64, NgramStat>,
     /// Most entries kept.
     pub cap: usize,
     /// Every count may be under-estimated by at most this much.
@@ -56,7 +56,7 @@ impl NgramTable {
     /// An empty table holding at most `cap` n-grams.
     pub fn new(cap: usize) -> Self {
         NgramTable {
-            map: HashMap::new(),
+            map: FastMap::default(),
             cap: cap.max(1024),
             floor: 0,
         }
