@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use modelgate_core::{RuleId, Severity, to_hex};
@@ -86,8 +87,8 @@ struct RowInfo {
     findings: Vec<DatasetFinding>,
     malformed: bool,
     tokens: Vec<u64>,
-    /// (input field name, index of its first token in `tokens`, hash of name and value).
-    bounds: Vec<(String, usize, u64)>,
+    /// (input field index in the row, index of its first token in `tokens`, hash of name and value).
+    bounds: Vec<(usize, usize, u64)>,
     input_hash: u64,
     target: Option<Target>,
     sig: Option<Signature>,
@@ -132,15 +133,18 @@ fn analyze(
     row: &Row<'_>,
     opts: &ScanOptions,
     full: bool,
-    cands: Option<&FastMap<u64, u32>>,
+    cands: Option<(&FastMap<u64, u32>, &[AtomicBool])>,
     templates: Option<&FastSet<u64>>,
 ) -> RowInfo {
     let mut info = RowInfo {
         line: row.line,
+        // About one token per six bytes of text: one allocation instead of a series of regrowths.
+        tokens: Vec::with_capacity(row.raw.len() / 6 + 4),
+        bounds: Vec::with_capacity(row.fields.len()),
         ..RowInfo::default()
     };
     let target = target_index(row, opts);
-    let mut buf = String::new();
+    let mut buf = String::with_capacity(64);
     let mut uhits = Vec::new();
     let mut ihits = Vec::new();
     for (fi, f) in row.fields.iter().enumerate() {
@@ -179,7 +183,7 @@ fn analyze(
             }
         }
         if is_target {
-            let mut toks = Vec::new();
+            let mut toks = Vec::with_capacity(f.value.len() / 5 + 1);
             text::token_hashes(&f.value, &mut buf, &mut toks);
             let trimmed = f.value.trim();
             let hash = if toks.is_empty() { hash_bytes(trimmed.as_bytes()) } else { sequence_hash(&toks) };
@@ -196,7 +200,7 @@ fn analyze(
             continue;
         }
         let fh = text::combine(hash_bytes(f.name.as_bytes()), hash_bytes(f.value.as_bytes()));
-        info.bounds.push((f.name.to_string(), info.tokens.len(), fh));
+        info.bounds.push((fi, info.tokens.len(), fh));
         text::token_hashes(&f.value, &mut buf, &mut info.tokens);
     }
     info.input_hash = if info.tokens.is_empty() { 0 } else { sequence_hash(&info.tokens) };
@@ -221,21 +225,31 @@ fn analyze(
         own.dedup();
         info.own = own;
     }
-    if let Some(cands) = cands {
+    if let Some((cands, named)) = cands {
         let mut seen: Vec<u32> = Vec::new();
+        let mut words: Option<Vec<String>> = None;
         for n in 1..=3usize {
             for (pos, w) in info.tokens.windows(n).enumerate() {
                 if let Some(&c) = cands.get(&ngram_hash(w)) {
                     if !seen.contains(&c) {
                         seen.push(c);
+                        // The phrase's text and field are needed once per candidate: skip the
+                        // work once the merge step has recorded them.
+                        if named.get(c as usize).is_some_and(|b| b.load(Ordering::Relaxed)) {
+                            info.hits.push((c, String::new(), String::new()));
+                            continue;
+                        }
                         let field = info
                             .bounds
                             .iter()
                             .rev()
                             .find(|(_, start, _)| *start <= pos)
-                            .map(|(name, _, _)| name.clone())
+                            .and_then(|(fi, _, _)| row.fields.get(*fi))
+                            .map(|f| f.name.to_string())
                             .unwrap_or_default();
-                        info.hits.push((c, ngram_text(row, opts, &info.bounds, pos, n), field));
+                        let words = words.get_or_insert_with(|| row_words(row, &info.bounds));
+                        let text = words.get(pos..pos + n).map(|w| w.join(" ")).unwrap_or_default();
+                        info.hits.push((c, text, field));
                     }
                 }
             }
@@ -244,16 +258,16 @@ fn analyze(
     info
 }
 
-/// Reconstructs the words `pos..pos+n` of the row's input token stream.
-fn ngram_text(row: &Row<'_>, opts: &ScanOptions, bounds: &[(String, usize, u64)], pos: usize, n: usize) -> String {
+/// The words of the row's input token stream (the same order as `RowInfo::tokens`).
+fn row_words(row: &Row<'_>, bounds: &[(usize, usize, u64)]) -> Vec<String> {
     let mut words: Vec<String> = Vec::new();
     let mut buf = String::new();
-    for (name, _, _) in bounds {
-        if let Some(f) = row.fields.iter().find(|f| f.name == name.as_str() && selected(opts, &f.name, f.top_level())) {
+    for (fi, _, _) in bounds {
+        if let Some(f) = row.fields.get(*fi) {
             for_each_token(&f.value, &mut buf, |t| words.push(t.to_owned()));
         }
     }
-    words.get(pos..pos + n).map(|w| w.join(" ")).unwrap_or_default()
+    words
 }
 
 fn row_error_finding(path: &str, e: &RowError) -> DatasetFinding {
@@ -314,7 +328,7 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
     let mut class_info: Vec<ClassInfo> = Vec::new();
     let mut seen_inputs: FastSet<u64> = FastSet::default();
     let mut table = NgramTable::new(opts.limits.max_ngrams);
-    let mut target_fields: HashMap<String, u64> = HashMap::new();
+    let mut target_fields: FastMap<u64, (String, u64)> = FastMap::default();
     let mut malformed = 0u64;
     let mut unique_with_target = 0u64;
     let mut ngrams: Vec<u64> = Vec::new();
@@ -356,7 +370,7 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
             }
             let class = match &info.target {
                 Some(t) => {
-                    *target_fields.entry(t.field.clone()).or_insert(0) += 1;
+                    target_fields.entry(hash_bytes(t.field.as_bytes())).or_insert_with(|| (t.field.clone(), 0)).1 += 1;
                     let next = u32::try_from(class_info.len()).unwrap_or(NO_CLASS - 1);
                     let id = *classes.entry(t.hash).or_insert(next);
                     if id == next {
@@ -410,7 +424,7 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
     let format = reader.format();
     let total_rows = rows.len() as u64 + malformed;
     let mut notes = Vec::new();
-    let target_field = target_fields.iter().max_by_key(|(_, n)| **n).map(|(f, _)| f.clone());
+    let target_field = target_fields.values().max_by_key(|(_, n)| *n).map(|(f, _)| f.clone());
     if target_field.is_none() {
         notes.push("no output or label field found (looked for output, response, completion, answer, label, …, or an assistant message); trigger, label-flip and repeated-output detection were skipped — pass --label-field".to_owned());
     }
@@ -475,6 +489,7 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
     let template_min = ((rows.len() / 1000) as u32).max(20);
     let templates: FastSet<u64> = field_counts.into_iter().filter(|(_, n)| *n >= template_min).map(|(h, _)| h).collect();
     {
+        let named: Vec<AtomicBool> = cands.iter().map(|_| AtomicBool::new(false)).collect();
         let cand_map: FastMap<u64, u32> = cands.iter().enumerate().map(|(i, c)| (c.hash, i as u32)).collect();
         let mut cand_classes: HashSet<u32> = cands.iter().map(|c| c.class).collect();
         cand_classes.extend((0..class_info.len() as u32).filter(|&c| class_info[c as usize].unique >= opts.min_support && class_info[c as usize].ntokens <= 3));
@@ -490,7 +505,7 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
                 .items
                 .par_iter()
                 .map(|item| match reader.parse(&batch, item) {
-                    Some(Ok(row)) => Some(analyze(p, &row, opts, false, Some(&cand_map), Some(&templates))),
+                    Some(Ok(row)) => Some(analyze(p, &row, opts, false, Some((&cand_map, &named)), Some(&templates))),
                     _ => None,
                 })
                 .collect();
@@ -527,9 +542,10 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
                         if c.lines.len() < opts.limits.max_lines_per_finding {
                             c.lines.push(info.line);
                         }
-                        if c.text.is_empty() {
+                        if c.text.is_empty() && !ngram.is_empty() {
                             c.text = ngram;
                             c.field = field;
+                            named[ci as usize].store(true, Ordering::Relaxed);
                         }
                     }
                 }

@@ -17,6 +17,8 @@
 //! CWE-1039; Broder (1997) MinHash; Li, Owen & Zhang (2012) one-permutation hashing;
 //! Lee et al., "Deduplicating Training Data Makes Language Models Better" (2022).
 
+use rayon::prelude::*;
+
 use crate::text::mix;
 
 /// MinHash bins per signature.
@@ -141,15 +143,20 @@ pub fn cluster(input_hash: &[u64], sigs: &[Option<Signature>], threshold: f64) -
         }
     }
     let mut checked = 0u64;
-    let mut keys: Vec<(u32, u32)> = Vec::with_capacity(n);
-    for band in 0..BANDS {
-        keys.clear();
-        keys.extend(
-            sigs.iter()
+    // Sorting each band's keys is the expensive part: do the bands in parallel.
+    let banded: Vec<Vec<(u32, u32)>> = (0..BANDS)
+        .into_par_iter()
+        .map(|band| {
+            let mut keys: Vec<(u32, u32)> = sigs
+                .iter()
                 .enumerate()
-                .filter_map(|(i, s)| s.as_ref().map(|s| (s.bands[band], i as u32))),
-        );
-        keys.sort_unstable();
+                .filter_map(|(i, s)| s.as_ref().map(|s| (s.bands[band], i as u32)))
+                .collect();
+            keys.sort_unstable();
+            keys
+        })
+        .collect();
+    for keys in &banded {
         let mut start = 0;
         while start < keys.len() {
             let mut end = start + 1;

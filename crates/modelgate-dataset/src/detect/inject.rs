@@ -108,26 +108,82 @@ fn match_at(text: &str, words: &[(usize, usize)], at: usize, slots: &[Slot]) -> 
     None
 }
 
+/// Words that can start a pattern (the first slot of every pattern is required), lowercase
+/// and sorted, built once.
+fn first_words() -> &'static [&'static str] {
+    static FIRST: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    FIRST.get_or_init(|| {
+        let mut v: Vec<&'static str> = PATTERNS
+            .iter()
+            .filter_map(|(_, slots)| slots.first())
+            .flat_map(|s| s.words.iter().copied())
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    })
+}
+
+fn starts_pattern(word: &str) -> bool {
+    let mut lower = [0u8; 12];
+    let Some(dst) = lower.get_mut(..word.len()) else {
+        return false;
+    };
+    for (d, b) in dst.iter_mut().zip(word.bytes()) {
+        *d = b.to_ascii_lowercase();
+    }
+    let w = &lower[..word.len()];
+    first_words().binary_search_by(|c| c.as_bytes().cmp(w)).is_ok()
+}
+
 /// Finds the first override phrase and the first role marker in `text`.
 pub fn scan_text(text: &str, out: &mut Vec<InjectionHit>) {
-    let mut ws = Vec::new();
-    words(text, &mut ws);
-    'outer: for i in 0..ws.len() {
+    // Walk the words; only where a word can start a pattern, collect the next few words (a
+    // fixed window: patterns are at most 7 words) and try the patterns there. No allocation.
+    let mut window: Vec<(usize, usize)> = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0usize;
+    'words: while i < bytes.len() {
+        // Find the next word start (ASCII fast path; non-ASCII words never start a pattern).
+        while i < bytes.len() && !bytes[i].is_ascii_alphanumeric() {
+            i += 1;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
+            i += 1;
+        }
+        if start == i {
+            break;
+        }
+        let first = &text[start..i];
+        if first.len() > 12 || !starts_pattern(first) {
+            continue;
+        }
+        window.clear();
+        let mut end = text.len().min(start + 160);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        words(&text[start..end], &mut window);
+        window.truncate(8);
+        for (s, e) in &mut window {
+            *s += start;
+            *e += start;
+        }
         for (name, slots) in PATTERNS {
-            if let Some(end) = match_at(text, &ws, i, slots) {
-                if end > i {
+            if let Some(end) = match_at(text, &window, 0, slots) {
+                if end > 0 {
                     out.push(InjectionHit {
-                        start: ws[i].0,
-                        end: ws[end - 1].1,
+                        start: window[0].0,
+                        end: window[end - 1].1,
                         pattern: name,
                         severity: Severity::Medium,
                     });
-                    break 'outer;
+                    break 'words;
                 }
             }
         }
     }
-    let bytes = text.as_bytes();
     for pos in memchr::memchr2_iter(b'<', b'[', bytes) {
         let rest = &bytes[pos..];
         if let Some(marker) = MARKERS

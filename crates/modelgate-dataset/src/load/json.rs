@@ -34,7 +34,7 @@ pub(crate) fn parse_row<'a>(
         depth: 0,
         max_depth,
         max_fields,
-        fields: Vec::new(),
+        fields: Vec::with_capacity(8),
     };
     p.ws();
     if p.peek() != Some(b'{') {
