@@ -11,7 +11,7 @@ use modelgate_core::{RuleId, Severity, to_hex};
 use rayon::prelude::*;
 
 use crate::detect::dedup::{self, Signature};
-use crate::detect::trigger::{self, NO_CLASS, NaiveBayes, NgramTable};
+use crate::detect::trigger::{self, MultiNaiveBayes, NO_CLASS, NgramTable};
 use crate::detect::{inject, unicode};
 use crate::load::{Batch, DatasetReader, Row};
 use crate::report::{DatasetError, DatasetFileEntry, DatasetFinding, DatasetReport, DetectorStats, TriggerStats};
@@ -309,6 +309,11 @@ const SAMPLE_ROWS: usize = 96;
 /// Estimated Jaccard similarity at which a near duplicate counts as a copy of a cluster's
 /// centre (for floods and label flips; looser near duplicates are only reported at low).
 const COPY_SIMILARITY: f64 = 0.95;
+
+/// How much better than the rest of the text a phrase must predict its target ("far better"):
+/// natural cue phrases ("would recommend it" → positive) reach 2–3 on our benchmark, planted
+/// triggers 20 and more.
+const MIN_TRIGGER_LIFT: f64 = 10.0;
 
 /// Rows sharing a trigger must be otherwise unrelated: above this mean pairwise Jaccard
 /// similarity of their own content words they are variants of one question, not a backdoor.
@@ -812,7 +817,11 @@ fn evaluate_triggers(
         let c = &cands[i];
         let home = groups.iter_mut().find(|(rep, _)| {
             let r = &cands[*rep];
-            r.class == c.class && lines_jaccard(&r.lines, &c.lines) >= 0.8
+            // Parts of one phrase: same target, and one's rows (almost) contained in the other's,
+            // and a word in common ("mn" and "the mn").
+            r.class == c.class
+                && (lines_jaccard(&r.lines, &c.lines) >= 0.9
+                    || (lines_overlap(&r.lines, &c.lines) >= 0.9 && r.text.split(' ').any(|w| c.text.split(' ').any(|v| v == w))))
         });
         match home {
             Some((_, members)) => members.push(i),
@@ -840,31 +849,65 @@ fn evaluate_triggers(
         let j = f64::from(c.j);
         let ns = c.samples.len().max(1) as f64;
         let scale = k / ns;
+        // The rest of a row's text is its own text: the words of a shared task template say
+        // nothing about which label one row should have, and naive Bayes would count them as
+        // many independent votes.
+        let evidence = |toks: &'_ Vec<u64>, own: &'_ Vec<u64>| -> Vec<u64> {
+            let src = if own.is_empty() { toks } else { own };
+            src.iter().copied().filter(|t| block.binary_search(t).is_err()).take(64).collect()
+        };
+        // Classes: the label classes, the target (if it is not one of them), and "other".
+        let mut classes: Vec<u32> = labels.to_vec();
+        if !classes.contains(&c.class) {
+            classes.push(c.class);
+        }
+        let yi = classes.iter().position(|&x| x == c.class).unwrap_or(0);
         // Contributions of the rows containing the phrase, to leave them out of training.
-        let mut s_t: HashMap<u64, f64> = HashMap::new();
-        let mut s_ty: HashMap<u64, f64> = HashMap::new();
-        for (cls, toks, _) in &c.samples {
-            for &t in toks {
+        let mut s_t: FastMap<u64, f64> = FastMap::default();
+        let mut s_tc: FastMap<(u64, usize), f64> = FastMap::default();
+        let mut j_c: Vec<f64> = vec![0.0; classes.len() + 1];
+        for (cls, toks, own) in &c.samples {
+            let ci = classes.iter().position(|x| x == cls);
+            j_c[ci.unwrap_or(classes.len())] += scale;
+            for t in evidence(toks, own) {
                 *s_t.entry(t).or_insert(0.0) += scale;
-                if *cls == c.class {
-                    *s_ty.entry(t).or_insert(0.0) += scale;
+                if let Some(ci) = ci {
+                    *s_tc.entry((t, ci)).or_insert(0.0) += scale;
                 }
             }
         }
-        let class_rows = f64::from(class_info[c.class as usize].unique);
+        let n_train = (n_rows as f64 - k).max(1.0);
+        let mut counts: Vec<f64> = classes.iter().enumerate().map(|(i, &x)| f64::from(class_info[x as usize].unique) - j_c[i]).collect();
+        let known: f64 = counts.iter().sum();
+        counts.push((n_train - known).max(0.0));
         let df = |t: u64| f64::from(uni_df.get(&t).copied().unwrap_or(0)) - s_t.get(&t).copied().unwrap_or(0.0);
-        let dfy = |t: u64| f64::from(uni_class.get(&(t, c.class)).copied().unwrap_or(0)) - s_ty.get(&t).copied().unwrap_or(0.0);
-        let nb = NaiveBayes {
-            n: (n_rows as f64 - k).max(1.0),
-            c: (class_rows - j).max(0.0),
-            df: &df,
-            dfy: &dfy,
+        let dfc = |t: u64, ci: usize| {
+            f64::from(uni_class.get(&(t, classes[ci])).copied().unwrap_or(0)) - s_tc.get(&(t, ci)).copied().unwrap_or(0.0)
         };
+        let mnb = MultiNaiveBayes {
+            n: n_train,
+            counts,
+            df: &df,
+            dfc: &dfc,
+        };
+        let n_classes = classes.len();
+        let y_train = mnb.counts[yi];
+        // How strongly the rest of the y-rows' text points at another *label* (a flip).
+        let mut flip_sum = 0.0f64;
+        let mut flip_rows = 0u32;
         let mut expected = 0.0;
         let mut content_sets: Vec<Vec<u64>> = Vec::new();
         for (cls, toks, own) in &c.samples {
-            let rest: Vec<u64> = toks.iter().copied().filter(|t| block.binary_search(t).is_err()).take(64).collect();
-            expected += nb.prob(&rest);
+            let rest = evidence(toks, own);
+            let probs = mnb.probs(&rest);
+            // With (almost) no training rows of its own the target cannot be predicted from words
+            // at all: its baseline is its base rate, not whatever a featureless class scores.
+            expected += if y_train < f64::from(opts.min_support) { (y_train.max(0.0) + 0.5) / (n_train + 1.0) } else { probs[yi] };
+            if *cls == c.class {
+                let best_other = (0..n_classes).filter(|&i| i != yi).map(|i| probs[i]).fold(0.0, f64::max);
+                flip_sum += best_other;
+                flip_rows += 1;
+            }
             if *cls == c.class && content_sets.len() < 32 {
                 // Judged on the rows' own text: a shared task template says nothing about
                 // whether the rows are about the same thing.
@@ -882,44 +925,16 @@ fn evaluate_triggers(
         text::token_hashes(&target, &mut buf, &mut target_tokens);
         // A phrase that the output itself repeats is the topic of the rows, not a hidden trigger.
         let in_target = block.iter().all(|t| target_tokens.contains(t));
-        if log10_p > log10_threshold || lift < 2.0 || similarity >= MAX_TRIGGER_ROW_SIMILARITY || in_target {
+        if log10_p > log10_threshold || lift < MIN_TRIGGER_LIFT || similarity >= MAX_TRIGGER_ROW_SIMILARITY || in_target {
             continue;
         }
         // Is the target an answer the prompt itself offers ("answer yes or no")? Then a phrase
         // of the prompt predicting it is a skewed task template unless the rest of the text
         // says the rows should carry a *different* label (a flip).
-        let y_samples: Vec<&Vec<u64>> = c.samples.iter().filter(|(cls, _, _)| *cls == c.class).map(|(_, t, _)| t).collect();
+        let y_samples: Vec<(&Vec<u64>, &Vec<u64>)> = c.samples.iter().filter(|(cls, _, _)| *cls == c.class).map(|(_, t, o)| (t, o)).collect();
         let offered = !target_tokens.is_empty()
-            && y_samples.iter().filter(|toks| target_tokens.iter().all(|t| toks.binary_search(t).is_ok())).count() * 2 > y_samples.len();
-        let mut flip = 0.0f64;
-        for &alt in labels.iter().filter(|&&a| a != c.class) {
-            let mut s_ta: HashMap<u64, f64> = HashMap::new();
-            let mut j_alt = 0.0;
-            for (cls, toks, _) in &c.samples {
-                if *cls == alt {
-                    j_alt += scale;
-                    for &t in toks {
-                        *s_ta.entry(t).or_insert(0.0) += scale;
-                    }
-                }
-            }
-            let dfa = |t: u64| f64::from(uni_class.get(&(t, alt)).copied().unwrap_or(0)) - s_ta.get(&t).copied().unwrap_or(0.0);
-            let nb_alt = NaiveBayes {
-                n: (n_rows as f64 - k).max(1.0),
-                c: (f64::from(class_info[alt as usize].unique) - j_alt).max(0.0),
-                df: &df,
-                dfy: &dfa,
-            };
-            let mean: f64 = y_samples
-                .iter()
-                .map(|toks| {
-                    let rest: Vec<u64> = toks.iter().copied().filter(|t| block.binary_search(t).is_err()).take(64).collect();
-                    nb_alt.prob(&rest)
-                })
-                .sum::<f64>()
-                / y_samples.len().max(1) as f64;
-            flip = flip.max(mean);
-        }
+            && y_samples.iter().filter(|(toks, _)| target_tokens.iter().all(|t| toks.binary_search(t).is_ok())).count() * 2 > y_samples.len();
+        let flip = if flip_rows == 0 { 0.0 } else { flip_sum / f64::from(flip_rows) };
         let severity = if offered && flip < 0.5 { Severity::Low } else { Severity::High };
         let mut f = DatasetFinding::new(
             p,
@@ -962,10 +977,23 @@ fn evaluate_triggers(
     out
 }
 
+/// |a ∩ b| / |a ∪ b| for sorted line lists.
 fn lines_jaccard(a: &[u64], b: &[u64]) -> f64 {
-    if a.is_empty() || b.is_empty() {
-        return 0.0;
-    }
+    let inter = lines_intersection(a, b);
+    #[allow(clippy::cast_precision_loss)]
+    let r = if inter == 0 { 0.0 } else { inter as f64 / (a.len() + b.len() - inter) as f64 };
+    r
+}
+
+/// |a ∩ b| / min(|a|, |b|) for sorted line lists.
+fn lines_overlap(a: &[u64], b: &[u64]) -> f64 {
+    let inter = lines_intersection(a, b);
+    #[allow(clippy::cast_precision_loss)]
+    let r = if inter == 0 { 0.0 } else { inter as f64 / a.len().min(b.len()) as f64 };
+    r
+}
+
+fn lines_intersection(a: &[u64], b: &[u64]) -> usize {
     let (mut x, mut y, mut inter) = (0, 0, 0usize);
     while x < a.len() && y < b.len() {
         match a[x].cmp(&b[y]) {
@@ -978,9 +1006,7 @@ fn lines_jaccard(a: &[u64], b: &[u64]) -> f64 {
             }
         }
     }
-    #[allow(clippy::cast_precision_loss)]
-    let r = inter as f64 / (a.len() + b.len() - inter) as f64;
-    r
+    inter
 }
 
 /// The dataset files under `path`: the file itself, or the dataset files of a directory

@@ -190,6 +190,51 @@ impl NaiveBayes<'_> {
     }
 }
 
+/// Multi-class presence-only naive Bayes over a few label classes plus "everything else" (the
+/// last class). Counts exclude the rows under test. Each word's evidence is its log likelihood
+/// ratio against its overall rate, clamped to ±4 so that no single word decides.
+pub struct MultiNaiveBayes<'a> {
+    /// Rows in training.
+    pub n: f64,
+    /// Rows per class; the last entry is "every other output".
+    pub counts: Vec<f64>,
+    /// Token → rows containing it.
+    pub df: &'a dyn Fn(u64) -> f64,
+    /// (token, class index) → rows of that class containing it (not called for the last class).
+    pub dfc: &'a dyn Fn(u64, usize) -> f64,
+}
+
+impl MultiNaiveBayes<'_> {
+    /// P(class | tokens) for every class, in order.
+    pub fn probs(&self, tokens: &[u64]) -> Vec<f64> {
+        const M: f64 = 2.0;
+        let k = self.counts.len();
+        #[allow(clippy::cast_precision_loss)]
+        let kf = k as f64;
+        let mut lp: Vec<f64> = self.counts.iter().map(|&c| ((c.max(0.0) + 0.5) / (self.n + 0.5 * kf)).ln()).collect();
+        for &t in tokens {
+            let nt = (self.df)(t).max(0.0);
+            let pt = (nt + 1.0) / (self.n + 2.0);
+            let mut known = 0.0;
+            for (c, slot) in lp.iter_mut().enumerate() {
+                let ntc = if c + 1 == k {
+                    (nt - known).max(0.0)
+                } else {
+                    let v = (self.dfc)(t, c).clamp(0.0, nt);
+                    known += v;
+                    v
+                };
+                let p = (ntc + M * pt) / (self.counts[c].max(0.0) + M);
+                *slot += (p.ln() - pt.ln()).clamp(-4.0, 4.0);
+            }
+        }
+        let max = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let exps: Vec<f64> = lp.iter().map(|v| (v - max).exp()).collect();
+        let sum: f64 = exps.iter().sum();
+        exps.into_iter().map(|e| e / sum).collect()
+    }
+}
+
 /// Mean pairwise Jaccard similarity of token sets (sorted, deduplicated).
 #[allow(clippy::cast_precision_loss)]
 pub fn mean_jaccard(sets: &[Vec<u64>]) -> f64 {
@@ -260,5 +305,21 @@ mod tests {
         let dfy_strong = |_t: u64| 90.0;
         let nb = NaiveBayes { n: 1000.0, c: 100.0, df: &df, dfy: &dfy_strong };
         assert!(nb.prob(&[1, 2, 3]) > 0.9);
+    }
+
+    #[test]
+    fn multiclass_naive_bayes_prefers_the_class_whose_words_appear() {
+        // Token 1 appears in class 0 rows only, token 2 in class 1 rows only.
+        let df = |t: u64| if t == 1 || t == 2 { 50.0 } else { 500.0 };
+        let dfc = |t: u64, c: usize| match (t, c) {
+            (1, 0) | (2, 1) => 50.0,
+            (_, _) if t > 2 => 5.0,
+            _ => 0.0,
+        };
+        let nb = MultiNaiveBayes { n: 1000.0, counts: vec![100.0, 100.0, 800.0], df: &df, dfc: &dfc };
+        let p = nb.probs(&[1, 3]);
+        assert!(p[0] > 0.9, "{p:?}");
+        let p = nb.probs(&[2]);
+        assert!(p[1] > 0.9, "{p:?}");
     }
 }
