@@ -918,6 +918,8 @@ fn evaluate_triggers(
         let expected = expected.max(1e-3);
         let lift = j / expected;
         let log10_p = trigger::log10_binom_tail(u64::from(c.j), u64::from(c.k), (expected / k).min(0.999_999));
+        // Keep the figure printable in JSON (no infinities): anything below 1e-9999 is "zero".
+        let log10_p = if log10_p.is_nan() { 0.0 } else { log10_p.max(-9999.0) };
         let similarity = trigger::mean_jaccard(&content_sets);
         let ci = &class_info[c.class as usize];
         let target = ci.display.clone();
