@@ -13,6 +13,8 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
+// The enum is parsed once per process; boxing the larger argument structs buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Statically scan model files and repositories without loading them.
@@ -109,7 +111,7 @@ pub(crate) struct DatasetVetArgs {
     /// The upstream revision (commit, tag, version).
     #[arg(long)]
     pub(crate) revision: Option<String>,
-    /// The registry file (default: $MODELGATE_DATASET_REGISTRY, else ./datasets.yaml).
+    /// The registry file (default: `$MODELGATE_DATASET_REGISTRY`, else `./datasets.yaml`).
     #[arg(long, value_name = "FILE")]
     pub(crate) registry: Option<PathBuf>,
     /// Replace an entry of the same name.
@@ -131,7 +133,7 @@ pub(crate) struct DatasetVerifyArgs {
     pub(crate) name: String,
     /// Where the dataset is now (default: the path recorded when it was vetted).
     pub(crate) path: Option<PathBuf>,
-    /// The registry file (default: $MODELGATE_DATASET_REGISTRY, else ./datasets.yaml).
+    /// The registry file (default: `$MODELGATE_DATASET_REGISTRY`, else `./datasets.yaml`).
     #[arg(long, value_name = "FILE")]
     pub(crate) registry: Option<PathBuf>,
     /// Output format (`sarif` is refused).
@@ -141,7 +143,7 @@ pub(crate) struct DatasetVerifyArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct DatasetListArgs {
-    /// The registry file (default: $MODELGATE_DATASET_REGISTRY, else ./datasets.yaml).
+    /// The registry file (default: `$MODELGATE_DATASET_REGISTRY`, else `./datasets.yaml`).
     #[arg(long, value_name = "FILE")]
     pub(crate) registry: Option<PathBuf>,
     /// Output format (`sarif` is refused).

@@ -17,13 +17,17 @@ pub enum LoadError {
         source: std::io::Error,
     },
     /// The format could not be recognised from the extension or the content.
-    #[error("{path}: unknown dataset format (expected .jsonl, .json lines, .csv, .tsv or .parquet); pass --format-hint or rename the file")]
+    #[error(
+        "{path}: unknown dataset format (expected .jsonl, .json lines, .csv, .tsv or .parquet); pass --format-hint or rename the file"
+    )]
     UnknownFormat {
         /// The file.
         path: PathBuf,
     },
     /// A Parquet file was given but this build has no Parquet support.
-    #[error("{path}: this is a Parquet file, and this build of modelgate cannot read Parquet; convert it to JSONL (for example `python -c \"import pandas as p; p.read_parquet('IN').to_json('OUT.jsonl', orient='records', lines=True)\"`). The file was NOT scanned")]
+    #[error(
+        "{path}: this is a Parquet file, and this build of modelgate cannot read Parquet; convert it to JSONL (for example `python -c \"import pandas as p; p.read_parquet('IN').to_json('OUT.jsonl', orient='records', lines=True)\"`). The file was NOT scanned"
+    )]
     ParquetUnsupported {
         /// The file.
         path: PathBuf,
@@ -37,7 +41,9 @@ pub enum LoadError {
         message: String,
     },
     /// The file is larger than [`crate::DatasetLimits::max_file_bytes`].
-    #[error("{path}: the file is {size} bytes, over the limit of {limit}; raise --max-file-bytes if the dataset is trusted to be this large")]
+    #[error(
+        "{path}: the file is {size} bytes, over the limit of {limit}; raise --max-file-bytes if the dataset is trusted to be this large"
+    )]
     FileTooLarge {
         /// The file.
         path: PathBuf,
@@ -47,7 +53,9 @@ pub enum LoadError {
         limit: u64,
     },
     /// The file has more rows than [`crate::DatasetLimits::max_rows`]; it was not fully analysed.
-    #[error("{path}:{line}: more than {limit} rows; the rest of the file was not analysed (raise --max-rows)")]
+    #[error(
+        "{path}:{line}: more than {limit} rows; the rest of the file was not analysed (raise --max-rows)"
+    )]
     TooManyRows {
         /// The file.
         path: PathBuf,

@@ -36,5 +36,8 @@ pub use error::{LoadError, RegistryError, RowError};
 pub use limits::DatasetLimits;
 pub use load::{DatasetFormat, DatasetReader, Field, Row, parse_csv_record, parse_jsonl_line};
 pub use registry::{DatasetEntry, Pin, PinKind, Registry, Verification, VettingScan};
-pub use report::{DatasetError, DatasetFileEntry, DatasetFinding, DatasetReport, DatasetSummary, DetectorStats, TriggerStats, kind_of};
+pub use report::{
+    DatasetError, DatasetFileEntry, DatasetFinding, DatasetReport, DatasetSummary, DetectorStats,
+    TriggerStats, kind_of,
+};
 pub use scan::{META_NAMES, ScanOptions, TARGET_NAMES, dataset_files, scan_file, scan_paths};

@@ -162,7 +162,9 @@ impl Registry {
         };
         let file = match File::open(path) {
             Ok(f) => f,
-            Err(e) if allow_missing && e.kind() == std::io::ErrorKind::NotFound => return Ok(Registry::default()),
+            Err(e) if allow_missing && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Registry::default());
+            }
             Err(e) => return Err(io("cannot open the registry", e)),
         };
         let mut text = String::new();
@@ -194,17 +196,31 @@ impl Registry {
             message,
         };
         if self.version != 1 {
-            return Err(invalid(format!("unsupported version {} (expected 1)", self.version)));
+            return Err(invalid(format!(
+                "unsupported version {} (expected 1)",
+                self.version
+            )));
         }
         for (i, e) in self.datasets.iter().enumerate() {
             if e.name.trim().is_empty() {
                 return Err(invalid(format!("datasets[{i}]: empty name")));
             }
             if self.datasets[..i].iter().any(|o| o.name == e.name) {
-                return Err(invalid(format!("datasets[{i}]: name `{}` is registered twice", e.name)));
+                return Err(invalid(format!(
+                    "datasets[{i}]: name `{}` is registered twice",
+                    e.name
+                )));
             }
-            if e.sha256.len() != 64 || !e.sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-                return Err(invalid(format!("datasets[{i}] (`{}`): sha256 must be 64 lowercase hex digits", e.name)));
+            if e.sha256.len() != 64
+                || !e
+                    .sha256
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            {
+                return Err(invalid(format!(
+                    "datasets[{i}] (`{}`): sha256 must be 64 lowercase hex digits",
+                    e.name
+                )));
             }
         }
         Ok(())
@@ -216,7 +232,12 @@ impl Registry {
     }
 
     /// Adds an entry; an existing entry of the same name is replaced only when `replace`.
-    pub fn insert(&mut self, entry: DatasetEntry, replace: bool, path: &Path) -> Result<(), RegistryError> {
+    pub fn insert(
+        &mut self,
+        entry: DatasetEntry,
+        replace: bool,
+        path: &Path,
+    ) -> Result<(), RegistryError> {
         match self.datasets.iter().position(|e| e.name == entry.name) {
             Some(i) if replace => self.datasets[i] = entry,
             Some(_) => {
@@ -233,7 +254,9 @@ impl Registry {
     /// The registry as YAML.
     pub fn to_yaml(&self) -> String {
         let body = serde_saphyr::to_string(self).unwrap_or_default();
-        format!("# modelgate dataset registry: vetted datasets pinned by SHA-256.\n# Written by `modelgate dataset vet`; check with `modelgate dataset verify NAME`.\n{body}")
+        format!(
+            "# modelgate dataset registry: vetted datasets pinned by SHA-256.\n# Written by `modelgate dataset vet`; check with `modelgate dataset verify NAME`.\n{body}"
+        )
     }
 
     /// Writes the registry atomically (temporary file in the same directory, then rename).
@@ -243,12 +266,19 @@ impl Registry {
             action,
             source,
         };
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let name = path.file_name().map_or_else(|| "registry".into(), |n| n.to_string_lossy().into_owned());
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map_or_else(|| "registry".into(), |n| n.to_string_lossy().into_owned());
         let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
         let mut f = File::create(&tmp).map_err(|e| io("cannot write the registry", e))?;
-        f.write_all(self.to_yaml().as_bytes()).map_err(|e| io("cannot write the registry", e))?;
-        f.sync_all().map_err(|e| io("cannot write the registry", e))?;
+        f.write_all(self.to_yaml().as_bytes())
+            .map_err(|e| io("cannot write the registry", e))?;
+        f.sync_all()
+            .map_err(|e| io("cannot write the registry", e))?;
         drop(f);
         std::fs::rename(&tmp, path).map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
@@ -257,7 +287,12 @@ impl Registry {
     }
 
     /// Re-hashes `path` (or the entry's recorded path) and compares with the registered digest.
-    pub fn verify(&self, name: &str, path: Option<&Path>, registry_path: &Path) -> Result<Verification, RegistryError> {
+    pub fn verify(
+        &self,
+        name: &str,
+        path: Option<&Path>,
+        registry_path: &Path,
+    ) -> Result<Verification, RegistryError> {
         let entry = self.get(name).ok_or_else(|| RegistryError::UnknownName {
             path: registry_path.to_owned(),
             name: name.to_owned(),
@@ -368,7 +403,8 @@ pub fn manifest(root: &Path) -> Result<Vec<(String, [u8; 32], u64)>, RegistryErr
             if ft.is_symlink() {
                 return Err(RegistryError::Unpinnable {
                     path: entry.path(),
-                    message: "symbolic link inside the dataset directory; replace it with the file".to_owned(),
+                    message: "symbolic link inside the dataset directory; replace it with the file"
+                        .to_owned(),
                 });
             } else if ft.is_dir() {
                 if rel.len() > 64 {
@@ -425,7 +461,12 @@ pub fn rfc3339(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]
@@ -458,7 +499,9 @@ mod tests {
         let back = Registry::parse(&text, Path::new("r.yaml")).unwrap();
         assert_eq!(back, reg);
         let bad = text.replace("license: MIT", "license: MIT\n    licence: typo");
-        let err = Registry::parse(&bad, Path::new("r.yaml")).unwrap_err().to_string();
+        let err = Registry::parse(&bad, Path::new("r.yaml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("licence"), "{err}");
         let bad = text.replace(&"0".repeat(64), "abc");
         assert!(Registry::parse(&bad, Path::new("r.yaml")).is_err());
@@ -480,7 +523,10 @@ mod tests {
         std::fs::write(dir.path().join("a-b/x.jsonl"), "{}\n").unwrap();
         std::fs::write(dir.path().join(".gitignore"), "x").unwrap();
         let m = manifest(dir.path()).unwrap();
-        assert_eq!(m.iter().map(|e| e.0.as_str()).collect::<Vec<_>>(), ["a/x.jsonl", "a-b/x.jsonl"]);
+        assert_eq!(
+            m.iter().map(|e| e.0.as_str()).collect::<Vec<_>>(),
+            ["a/x.jsonl", "a-b/x.jsonl"]
+        );
         let before = pin(dir.path()).unwrap();
         assert_eq!(before.kind, PinKind::Directory);
         std::fs::write(dir.path().join("a/x.jsonl"), "{} \n").unwrap();

@@ -2,7 +2,11 @@
 //! (`docs/schemas/dataset-report-v1.json`), and its conversion to the shared scan [`Report`] so
 //! that SARIF is rendered by `modelgate-report`.
 
-use modelgate_core::{Finding, Location, Report, RuleId, ScanErrorRecord, Severity, SeverityCounts, sanitize_evidence};
+use std::fmt::Write as _;
+
+use modelgate_core::{
+    Finding, Location, Report, RuleId, ScanErrorRecord, Severity, SeverityCounts, sanitize_evidence,
+};
 use serde::Serialize;
 
 use crate::load::DatasetFormat;
@@ -68,7 +72,15 @@ pub struct TriggerStats {
 
 impl DatasetFinding {
     /// A finding at one row.
-    pub fn new(path: &str, line: u64, rule: RuleId, severity: Severity, field: impl Into<String>, message: impl Into<String>, evidence: impl AsRef<str>) -> Self {
+    pub fn new(
+        path: &str,
+        line: u64,
+        rule: RuleId,
+        severity: Severity,
+        field: impl Into<String>,
+        message: impl Into<String>,
+        evidence: impl AsRef<str>,
+    ) -> Self {
         DatasetFinding {
             path: path.to_owned(),
             line,
@@ -189,7 +201,13 @@ impl DatasetReport {
     pub const SCHEMA_VERSION: u32 = 1;
 
     /// Builds a report, sorting findings and computing the summary.
-    pub fn new(version: &str, files: Vec<DatasetFileEntry>, mut findings: Vec<DatasetFinding>, errors: Vec<DatasetError>, duration_ms: u64) -> Self {
+    pub fn new(
+        version: &str,
+        files: Vec<DatasetFileEntry>,
+        mut findings: Vec<DatasetFinding>,
+        errors: Vec<DatasetError>,
+        duration_ms: u64,
+    ) -> Self {
         findings.sort_by(|a, b| {
             a.path
                 .cmp(&b.path)
@@ -249,7 +267,7 @@ impl DatasetReport {
                 let mut message = f.message.clone();
                 if let Some(total) = f.lines_total {
                     if total > 1 {
-                        message.push_str(&format!(" ({total} rows)"));
+                        let _ = write!(message, " ({total} rows)");
                     }
                 }
                 Finding::new(f.rule, f.severity, loc, message)
@@ -265,6 +283,12 @@ impl DatasetReport {
                 message: e.message.clone(),
             })
             .collect();
-        Report::new(&self.tool.version, files, findings, errors, self.summary.duration_ms)
+        Report::new(
+            &self.tool.version,
+            files,
+            findings,
+            errors,
+            self.summary.duration_ms,
+        )
     }
 }

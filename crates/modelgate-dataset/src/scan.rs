@@ -14,21 +14,51 @@ use crate::detect::dedup::{self, Signature};
 use crate::detect::trigger::{self, MultiNaiveBayes, NO_CLASS, NgramTable};
 use crate::detect::{inject, unicode};
 use crate::load::{Batch, DatasetReader, Row};
-use crate::report::{DatasetError, DatasetFileEntry, DatasetFinding, DatasetReport, DetectorStats, TriggerStats};
-use crate::text::{self, FastMap, FastSet, for_each_token, hash_bytes, ngram_hash, sequence_hash, truncate_chars};
+use crate::report::{
+    DatasetError, DatasetFileEntry, DatasetFinding, DatasetReport, DetectorStats, TriggerStats,
+};
+use crate::text::{
+    self, FastMap, FastSet, for_each_token, hash_bytes, ngram_hash, sequence_hash, truncate_chars,
+};
 use crate::{DatasetLimits, LoadError, RowError};
 
 /// Field names taken as the output or label, in order of preference.
 pub const TARGET_NAMES: &[&str] = &[
-    "output", "response", "completion", "answer", "label", "labels", "target", "class", "category",
-    "chosen", "reply", "solution", "assistant",
+    "output",
+    "response",
+    "completion",
+    "answer",
+    "label",
+    "labels",
+    "target",
+    "class",
+    "category",
+    "chosen",
+    "reply",
+    "solution",
+    "assistant",
 ];
 
 /// Field names that are metadata, not text a model learns from (still checked for deceptive
 /// Unicode, never used as input for duplicates and triggers).
 pub const META_NAMES: &[&str] = &[
-    "id", "uuid", "idx", "index", "source", "url", "split", "lang", "language", "license", "meta",
-    "metadata", "timestamp", "created_at", "role", "name", "date",
+    "id",
+    "uuid",
+    "idx",
+    "index",
+    "source",
+    "url",
+    "split",
+    "lang",
+    "language",
+    "license",
+    "meta",
+    "metadata",
+    "timestamp",
+    "created_at",
+    "role",
+    "name",
+    "date",
 ];
 
 /// How to scan.
@@ -106,7 +136,10 @@ fn selected(opts: &ScanOptions, name: &str, top: &str) -> bool {
 
 fn target_index(row: &Row<'_>, opts: &ScanOptions) -> Option<usize> {
     if let Some(t) = &opts.target_field {
-        return row.fields.iter().position(|f| f.name == t.as_str() || f.top_level() == t);
+        return row
+            .fields
+            .iter()
+            .position(|f| f.name == t.as_str() || f.top_level() == t);
     }
     if let Some(i) = row
         .fields
@@ -116,7 +149,11 @@ fn target_index(row: &Row<'_>, opts: &ScanOptions) -> Option<usize> {
         return Some(i);
     }
     for name in TARGET_NAMES {
-        if let Some(i) = row.fields.iter().position(|f| f.name.eq_ignore_ascii_case(name)) {
+        if let Some(i) = row
+            .fields
+            .iter()
+            .position(|f| f.name.eq_ignore_ascii_case(name))
+        {
             return Some(i);
         }
     }
@@ -124,7 +161,9 @@ fn target_index(row: &Row<'_>, opts: &ScanOptions) -> Option<usize> {
 }
 
 fn is_meta(name: &str, leaf: &str) -> bool {
-    META_NAMES.iter().any(|m| m.eq_ignore_ascii_case(name) || m.eq_ignore_ascii_case(leaf))
+    META_NAMES
+        .iter()
+        .any(|m| m.eq_ignore_ascii_case(name) || m.eq_ignore_ascii_case(leaf))
 }
 
 /// The row-local analysis. `full` runs the Unicode and injection detectors (first pass only).
@@ -158,7 +197,15 @@ fn analyze(
             unicode::scan_text(&f.value, &mut uhits);
             for h in &uhits {
                 let (line, column) = row.locate(fi, h.start);
-                let mut finding = DatasetFinding::new(path, line, h.rule, h.severity, f.name.as_ref(), h.message.clone(), &h.evidence);
+                let mut finding = DatasetFinding::new(
+                    path,
+                    line,
+                    h.rule,
+                    h.severity,
+                    f.name.as_ref(),
+                    h.message.clone(),
+                    &h.evidence,
+                );
                 finding.column = Some(column);
                 info.findings.push(finding);
             }
@@ -167,16 +214,34 @@ fn analyze(
             for h in &ihits {
                 let (line, column) = row.locate(fi, h.start);
                 let marker = h.pattern == "chat role marker";
-                let severity = if is_target && !marker { Severity::High } else { h.severity };
-                let where_ = if is_target { "in the output the model learns to produce" } else { "in the input" };
+                let severity = if is_target && !marker {
+                    Severity::High
+                } else {
+                    h.severity
+                };
+                let where_ = if is_target {
+                    "in the output the model learns to produce"
+                } else {
+                    "in the input"
+                };
                 let mut finding = DatasetFinding::new(
                     path,
                     line,
                     RuleId::DatasetPromptInjection,
                     severity,
                     f.name.as_ref(),
-                    format!("{} pattern `{}` {where_}", if marker { "chat-template" } else { "instruction-override" }, h.pattern),
-                    f.value.get(h.start..h.end.min(h.start + 160)).unwrap_or_default(),
+                    format!(
+                        "{} pattern `{}` {where_}",
+                        if marker {
+                            "chat-template"
+                        } else {
+                            "instruction-override"
+                        },
+                        h.pattern
+                    ),
+                    f.value
+                        .get(h.start..h.end.min(h.start + 160))
+                        .unwrap_or_default(),
                 );
                 finding.column = Some(column);
                 info.findings.push(finding);
@@ -186,11 +251,19 @@ fn analyze(
             let mut toks = Vec::with_capacity(f.value.len() / 5 + 1);
             text::token_hashes(&f.value, &mut buf, &mut toks);
             let trimmed = f.value.trim();
-            let hash = if toks.is_empty() { hash_bytes(trimmed.as_bytes()) } else { sequence_hash(&toks) };
+            let hash = if toks.is_empty() {
+                hash_bytes(trimmed.as_bytes())
+            } else {
+                sequence_hash(&toks)
+            };
             info.target = Some(Target {
                 field: f.name.to_string(),
                 hash,
-                display: if full { truncate_chars(trimmed, 120) } else { String::new() },
+                display: if full {
+                    truncate_chars(trimmed, 120)
+                } else {
+                    String::new()
+                },
                 ntokens: u32::try_from(toks.len()).unwrap_or(u32::MAX),
             });
             continue;
@@ -199,11 +272,18 @@ fn analyze(
         if !f.is_text || is_meta(top, leaf) {
             continue;
         }
-        let fh = text::combine(hash_bytes(f.name.as_bytes()), hash_bytes(f.value.as_bytes()));
+        let fh = text::combine(
+            hash_bytes(f.name.as_bytes()),
+            hash_bytes(f.value.as_bytes()),
+        );
         info.bounds.push((fi, info.tokens.len(), fh));
         text::token_hashes(&f.value, &mut buf, &mut info.tokens);
     }
-    info.input_hash = if info.tokens.is_empty() { 0 } else { sequence_hash(&info.tokens) };
+    info.input_hash = if info.tokens.is_empty() {
+        0
+    } else {
+        sequence_hash(&info.tokens)
+    };
     if let Some(templates) = templates {
         // Near duplicates are judged on the row's own text: a field whose exact value repeats
         // across many rows (a task template such as "Classify the sentiment…") would otherwise
@@ -235,7 +315,10 @@ fn analyze(
                         seen.push(c);
                         // The phrase's text and field are needed once per candidate: skip the
                         // work once the merge step has recorded them.
-                        if named.get(c as usize).is_some_and(|b| b.load(Ordering::Relaxed)) {
+                        if named
+                            .get(c as usize)
+                            .is_some_and(|b| b.load(Ordering::Relaxed))
+                        {
                             info.hits.push((c, String::new(), String::new()));
                             continue;
                         }
@@ -248,7 +331,10 @@ fn analyze(
                             .map(|f| f.name.to_string())
                             .unwrap_or_default();
                         let words = words.get_or_insert_with(|| row_words(row, &info.bounds));
-                        let text = words.get(pos..pos + n).map(|w| w.join(" ")).unwrap_or_default();
+                        let text = words
+                            .get(pos..pos + n)
+                            .map(|w| w.join(" "))
+                            .unwrap_or_default();
                         info.hits.push((c, text, field));
                     }
                 }
@@ -271,8 +357,20 @@ fn row_words(row: &Row<'_>, bounds: &[(usize, usize, u64)]) -> Vec<String> {
 }
 
 fn row_error_finding(path: &str, e: &RowError) -> DatasetFinding {
-    let rule = if e.limit { RuleId::DatasetLimitExceeded } else { RuleId::DatasetMalformedRow };
-    let mut f = DatasetFinding::new(path, e.line, rule, Severity::High, "(row)", format!("row not analysed: {}", e.message), "");
+    let rule = if e.limit {
+        RuleId::DatasetLimitExceeded
+    } else {
+        RuleId::DatasetMalformedRow
+    };
+    let mut f = DatasetFinding::new(
+        path,
+        e.line,
+        rule,
+        Severity::High,
+        "(row)",
+        format!("row not analysed: {}", e.message),
+        "",
+    );
     f.column = Some(e.column);
     f
 }
@@ -375,7 +473,10 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
             }
             let class = match &info.target {
                 Some(t) => {
-                    target_fields.entry(hash_bytes(t.field.as_bytes())).or_insert_with(|| (t.field.clone(), 0)).1 += 1;
+                    target_fields
+                        .entry(hash_bytes(t.field.as_bytes()))
+                        .or_insert_with(|| (t.field.clone(), 0))
+                        .1 += 1;
                     let next = u32::try_from(class_info.len()).unwrap_or(NO_CLASS - 1);
                     let id = *classes.entry(t.hash).or_insert(next);
                     if id == next {
@@ -418,7 +519,11 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
             }
             rows.push(RowRec {
                 line: info.line,
-                input_hash: if info.tokens.is_empty() { hash_bytes(&info.line.to_le_bytes()) } else { info.input_hash },
+                input_hash: if info.tokens.is_empty() {
+                    hash_bytes(&info.line.to_le_bytes())
+                } else {
+                    info.input_hash
+                },
                 class,
                 sig: info.sig,
             });
@@ -429,7 +534,10 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
     let format = reader.format();
     let total_rows = rows.len() as u64 + malformed;
     let mut notes = Vec::new();
-    let target_field = target_fields.values().max_by_key(|(_, n)| *n).map(|(f, _)| f.clone());
+    let target_field = target_fields
+        .values()
+        .max_by_key(|(_, n)| *n)
+        .map(|(f, _)| f.clone());
     if target_field.is_none() {
         notes.push("no output or label field found (looked for output, response, completion, answer, label, …, or an assistant message); trigger, label-flip and repeated-output detection were skipped — pass --label-field".to_owned());
     }
@@ -443,8 +551,13 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
     drop(seen_inputs);
 
     // Trigger candidates.
-    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let max_support = ((unique_with_target as f64 * opts.max_support_fraction).ceil() as u32).max(opts.min_support * 4);
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
+    let max_support = ((unique_with_target as f64 * opts.max_support_fraction).ceil() as u32)
+        .max(opts.min_support * 4);
     #[allow(clippy::cast_precision_loss)]
     let n_rows = unique_with_target as f64;
     #[allow(clippy::cast_precision_loss)]
@@ -460,7 +573,7 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
             if ci.unique < opts.min_support {
                 continue;
             }
-            let j_max = (s.df + s.votes) / 2;
+            let j_max = s.df.midpoint(s.votes);
             if j_max < opts.min_support || j_max * 2 < s.df {
                 continue;
             }
@@ -492,12 +605,22 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
 
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let template_min = ((rows.len() / 1000) as u32).max(20);
-    let templates: FastSet<u64> = field_counts.into_iter().filter(|(_, n)| *n >= template_min).map(|(h, _)| h).collect();
+    let templates: FastSet<u64> = field_counts
+        .into_iter()
+        .filter(|(_, n)| *n >= template_min)
+        .map(|(h, _)| h)
+        .collect();
     {
         let named: Vec<AtomicBool> = cands.iter().map(|_| AtomicBool::new(false)).collect();
-        let cand_map: FastMap<u64, u32> = cands.iter().enumerate().map(|(i, c)| (c.hash, i as u32)).collect();
+        let cand_map: FastMap<u64, u32> = cands
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.hash, i as u32))
+            .collect();
         let mut cand_classes: HashSet<u32> = cands.iter().map(|c| c.class).collect();
-        cand_classes.extend((0..class_info.len() as u32).filter(|&c| class_info[c as usize].unique >= opts.min_support && class_info[c as usize].ntokens <= 3));
+        cand_classes.extend((0..class_info.len() as u32).filter(|&c| {
+            class_info[c as usize].unique >= opts.min_support && class_info[c as usize].ntokens <= 3
+        }));
         let mut uni_df: FastMap<u64, u32> = FastMap::default();
         let mut uni_class: FastMap<(u64, u32), u32> = FastMap::default();
         let mut seen2: FastSet<u64> = FastSet::default();
@@ -510,7 +633,14 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
                 .items
                 .par_iter()
                 .map(|item| match reader.parse(&batch, item) {
-                    Some(Ok(row)) => Some(analyze(p, &row, opts, false, Some((&cand_map, &named)), Some(&templates))),
+                    Some(Ok(row)) => Some(analyze(
+                        p,
+                        &row,
+                        opts,
+                        false,
+                        Some((&cand_map, &named)),
+                        Some(&templates),
+                    )),
                     _ => None,
                 })
                 .collect();
@@ -532,7 +662,9 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
                     if uni_df.len() < budget || uni_df.contains_key(&tok) {
                         *uni_df.entry(tok).or_insert(0) += 1;
                     }
-                    if cand_classes.contains(&class) && (uni_class.len() < budget || uni_class.contains_key(&(tok, class))) {
+                    if cand_classes.contains(&class)
+                        && (uni_class.len() < budget || uni_class.contains_key(&(tok, class)))
+                    {
                         *uni_class.entry((tok, class)).or_insert(0) += 1;
                     }
                 }
@@ -559,13 +691,27 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
         let stop = text::stopword_hashes();
         let labels: Vec<u32> = {
             let mut l: Vec<u32> = (0..class_info.len() as u32)
-                .filter(|&c| class_info[c as usize].unique >= opts.min_support && class_info[c as usize].ntokens <= 3)
+                .filter(|&c| {
+                    class_info[c as usize].unique >= opts.min_support
+                        && class_info[c as usize].ntokens <= 3
+                })
                 .collect();
             l.sort_by_key(|&c| std::cmp::Reverse(class_info[c as usize].unique));
             l.truncate(32);
             l
         };
-        for f in evaluate_triggers(p, &cands, &class_info, unique_with_target, &uni_df, &uni_class, &stop, &labels, log10_threshold, opts) {
+        for f in evaluate_triggers(
+            p,
+            &cands,
+            &class_info,
+            unique_with_target,
+            &uni_df,
+            &uni_class,
+            &stop,
+            &labels,
+            log10_threshold,
+            opts,
+        ) {
             push(f, &mut findings, &mut dropped);
         }
     }
@@ -576,9 +722,17 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
     let (clusters, checked) = dedup::cluster(&input_hashes, &sigs, opts.near_duplicate_threshold);
     drop(sigs);
     stats.lsh_pairs_checked = checked;
-    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
     let flood = ((rows.len() as f64 * 0.002).ceil() as usize).max(20);
-    let label_like = |c: u32| c != NO_CLASS && class_info[c as usize].unique >= opts.min_support && class_info[c as usize].ntokens <= 3;
+    let label_like = |c: u32| {
+        c != NO_CLASS
+            && class_info[c as usize].unique >= opts.min_support
+            && class_info[c as usize].ntokens <= 3
+    };
     let mut cluster_of: HashMap<u32, u32> = HashMap::new();
     for (ci, members) in clusters.iter().enumerate() {
         for &m in members {
@@ -594,20 +748,38 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
             let r = &rows[m as usize];
             *counts.entry((r.input_hash, r.class)).or_insert(0) += 1;
         }
-        let centre_key = counts.iter().max_by_key(|(k, n)| (**n, std::cmp::Reverse(**k))).map(|(k, _)| *k).unwrap_or_default();
-        let centre = members.iter().copied().find(|&m| (rows[m as usize].input_hash, rows[m as usize].class) == centre_key).unwrap_or(members[0]);
+        let centre_key = counts
+            .iter()
+            .max_by_key(|(k, n)| (**n, std::cmp::Reverse(**k)))
+            .map(|(k, _)| *k)
+            .unwrap_or_default();
+        let centre = members
+            .iter()
+            .copied()
+            .find(|&m| (rows[m as usize].input_hash, rows[m as usize].class) == centre_key)
+            .unwrap_or(members[0]);
         let centre_row = rows[centre as usize];
         let near = |m: u32| {
             let r = &rows[m as usize];
             r.input_hash == centre_row.input_hash
                 || matches!((&r.sig, &centre_row.sig), (Some(a), Some(b)) if dedup::similarity(a, b) >= COPY_SIMILARITY)
         };
-        let copies: Vec<u64> = members.iter().copied().filter(|&m| rows[m as usize].class == centre_row.class && near(m)).map(|m| rows[m as usize].line).collect();
+        let copies: Vec<u64> = members
+            .iter()
+            .copied()
+            .filter(|&m| rows[m as usize].class == centre_row.class && near(m))
+            .map(|m| rows[m as usize].line)
+            .collect();
         // Label flips: near-identical inputs (not merely the same template) with different labels.
         let mut flipped: Vec<u32> = members
             .iter()
             .copied()
-            .filter(|&m| near(m) && rows[m as usize].class != centre_row.class && label_like(rows[m as usize].class) && label_like(centre_row.class))
+            .filter(|&m| {
+                near(m)
+                    && rows[m as usize].class != centre_row.class
+                    && label_like(rows[m as usize].class)
+                    && label_like(centre_row.class)
+            })
             .collect();
         if flipped.is_empty() {
             // Any identical input (after normalisation) carrying two labels, wherever the
@@ -615,27 +787,49 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
             let mut by_input: FastMap<u64, Vec<u32>> = FastMap::default();
             for &m in members {
                 if label_like(rows[m as usize].class) {
-                    by_input.entry(rows[m as usize].input_hash).or_default().push(m);
+                    by_input
+                        .entry(rows[m as usize].input_hash)
+                        .or_default()
+                        .push(m);
                 }
             }
-            let mut groups: Vec<Vec<u32>> = by_input.into_values().filter(|g| g.iter().any(|&m| rows[m as usize].class != rows[g[0] as usize].class)).collect();
+            let mut groups: Vec<Vec<u32>> = by_input
+                .into_values()
+                .filter(|g| {
+                    g.iter()
+                        .any(|&m| rows[m as usize].class != rows[g[0] as usize].class)
+                })
+                .collect();
             groups.sort_unstable();
             if let Some(g) = groups.first() {
-                flipped = g.iter().copied().filter(|&m| rows[m as usize].class != rows[g[0] as usize].class).collect();
+                flipped = g
+                    .iter()
+                    .copied()
+                    .filter(|&m| rows[m as usize].class != rows[g[0] as usize].class)
+                    .collect();
                 flipped.push(g[0]);
                 flipped.sort_unstable();
             }
         }
         for (&(ih, cls), &n) in &counts {
             if n >= flood && (ih, cls) != centre_key {
-                let group: Vec<u64> = members.iter().filter(|&&m| (rows[m as usize].input_hash, rows[m as usize].class) == (ih, cls)).map(|&m| rows[m as usize].line).collect();
+                let group: Vec<u64> = members
+                    .iter()
+                    .filter(|&&m| {
+                        (rows[m as usize].input_hash, rows[m as usize].class) == (ih, cls)
+                    })
+                    .map(|&m| rows[m as usize].line)
+                    .collect();
                 let mut f = DatasetFinding::new(
                     p,
                     group[0],
                     RuleId::DatasetDuplicateFlood,
                     Severity::High,
                     "input",
-                    format!("one example is repeated {n} times (flood threshold {flood}); copies on lines {}", preview(&group)),
+                    format!(
+                        "one example is repeated {n} times (flood threshold {flood}); copies on lines {}",
+                        preview(&group)
+                    ),
                     format!("{n} copies"),
                 );
                 f.lines = group[..group.len().min(opts.limits.max_lines_per_finding)].to_vec();
@@ -650,7 +844,11 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
                 RuleId::DatasetDuplicateFlood,
                 Severity::High,
                 "input",
-                format!("one example is repeated {} times (flood threshold {flood}); copies on lines {}", copies.len(), preview(&copies)),
+                format!(
+                    "one example is repeated {} times (flood threshold {flood}); copies on lines {}",
+                    copies.len(),
+                    preview(&copies)
+                ),
                 format!("{} copies", copies.len()),
             );
             f.lines = copies[..copies.len().min(opts.limits.max_lines_per_finding)].to_vec();
@@ -674,7 +872,10 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
                 RuleId::DatasetLabelFlip,
                 RuleId::DatasetLabelFlip.default_severity(),
                 tf,
-                format!("near-identical inputs carry different labels (lines {})", preview(&flip_lines)),
+                format!(
+                    "near-identical inputs carry different labels (lines {})",
+                    preview(&flip_lines)
+                ),
                 ev,
             );
             f.lines_total = Some(flip_lines.len() as u64);
@@ -686,14 +887,23 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
             let (r, c) = (&rows[m as usize], &rows[members[0] as usize]);
             r.input_hash == c.input_hash && r.class == c.class
         });
-        let rule = if exact { RuleId::DatasetExactDuplicate } else { RuleId::DatasetNearDuplicate };
+        let rule = if exact {
+            RuleId::DatasetExactDuplicate
+        } else {
+            RuleId::DatasetNearDuplicate
+        };
         let mut f = DatasetFinding::new(
             p,
             first,
             rule,
             rule.default_severity(),
             "input",
-            format!("{} {} rows (lines {})", members.len(), if exact { "identical" } else { "near-identical" }, preview(&lines)),
+            format!(
+                "{} {} rows (lines {})",
+                members.len(),
+                if exact { "identical" } else { "near-identical" },
+                preview(&lines)
+            ),
             format!("{} rows", members.len()),
         );
         f.lines = lines[..lines.len().min(opts.limits.max_lines_per_finding)].to_vec();
@@ -702,7 +912,11 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
     }
 
     // Repeated outputs across unrelated inputs.
-    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
     let rep_min = ((rows.len() as f64 * 0.0005).ceil() as u32).max(opts.min_support.max(5));
     let repeated: HashSet<u32> = (0..class_info.len() as u32)
         .filter(|&c| {
@@ -734,7 +948,11 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
             }
             // "Unrelated": the inputs' own text shares little (paraphrases of one question that
             // naturally get one answer are excluded).
-            let sample: Vec<&Signature> = idx.iter().filter_map(|&i| rows[i as usize].sig.as_ref()).take(24).collect();
+            let sample: Vec<&Signature> = idx
+                .iter()
+                .filter_map(|&i| rows[i as usize].sig.as_ref())
+                .take(24)
+                .collect();
             let mut sim = 0.0;
             let mut pairs = 0u32;
             for a in 0..sample.len() {
@@ -753,7 +971,12 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
                 RuleId::DatasetRepeatedOutput,
                 RuleId::DatasetRepeatedOutput.default_severity(),
                 ci.field.clone(),
-                format!("the same {}-word output is given for {} unrelated inputs (lines {})", ci.ntokens, idx.len(), preview(&lines)),
+                format!(
+                    "the same {}-word output is given for {} unrelated inputs (lines {})",
+                    ci.ntokens,
+                    idx.len(),
+                    preview(&lines)
+                ),
                 &ci.display,
             );
             f.lines = lines[..lines.len().min(opts.limits.max_lines_per_finding)].to_vec();
@@ -791,7 +1014,11 @@ fn preview(lines: &[u64]) -> String {
     s.join(", ")
 }
 
-#[allow(clippy::too_many_arguments, clippy::cast_precision_loss)]
+#[allow(
+    clippy::too_many_arguments,
+    clippy::cast_precision_loss,
+    clippy::many_single_char_names
+)]
 fn evaluate_triggers(
     p: &str,
     cands: &[Candidate],
@@ -809,7 +1036,10 @@ fn evaluate_triggers(
         .filter(|&i| cands[i].j >= opts.min_support && cands[i].j * 2 >= cands[i].k)
         .collect();
     order.sort_by(|&a, &b| {
-        cands[b].j.cmp(&cands[a].j).then(cands[b].text.len().cmp(&cands[a].text.len()))
+        cands[b]
+            .j
+            .cmp(&cands[a].j)
+            .then(cands[b].text.len().cmp(&cands[a].text.len()))
     });
     // Merge candidates that are parts of one phrase: same target, (almost) the same rows.
     let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
@@ -821,7 +1051,8 @@ fn evaluate_triggers(
             // and a word in common ("mn" and "the mn").
             r.class == c.class
                 && (lines_jaccard(&r.lines, &c.lines) >= 0.9
-                    || (lines_overlap(&r.lines, &c.lines) >= 0.9 && r.text.split(' ').any(|w| c.text.split(' ').any(|v| v == w))))
+                    || (lines_overlap(&r.lines, &c.lines) >= 0.9
+                        && r.text.split(' ').any(|w| c.text.split(' ').any(|v| v == w))))
         });
         match home {
             Some((_, members)) => members.push(i),
@@ -835,7 +1066,9 @@ fn evaluate_triggers(
         let mut block: Vec<u64> = Vec::new();
         let mut buf = String::new();
         for &m in &members {
-            for_each_token(&cands[m].text, &mut buf, |t| block.push(hash_bytes(t.as_bytes())));
+            for_each_token(&cands[m].text, &mut buf, |t| {
+                block.push(hash_bytes(t.as_bytes()));
+            });
         }
         block.sort_unstable();
         block.dedup();
@@ -854,7 +1087,11 @@ fn evaluate_triggers(
         // many independent votes.
         let evidence = |toks: &'_ Vec<u64>, own: &'_ Vec<u64>| -> Vec<u64> {
             let src = if own.is_empty() { toks } else { own };
-            src.iter().copied().filter(|t| block.binary_search(t).is_err()).take(64).collect()
+            src.iter()
+                .copied()
+                .filter(|t| block.binary_search(t).is_err())
+                .take(64)
+                .collect()
         };
         // Classes: the label classes, the target (if it is not one of them), and "other".
         let mut classes: Vec<u32> = labels.to_vec();
@@ -877,12 +1114,19 @@ fn evaluate_triggers(
             }
         }
         let n_train = (n_rows as f64 - k).max(1.0);
-        let mut counts: Vec<f64> = classes.iter().enumerate().map(|(i, &x)| f64::from(class_info[x as usize].unique) - j_c[i]).collect();
+        let mut counts: Vec<f64> = classes
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| f64::from(class_info[x as usize].unique) - j_c[i])
+            .collect();
         let known: f64 = counts.iter().sum();
         counts.push((n_train - known).max(0.0));
-        let df = |t: u64| f64::from(uni_df.get(&t).copied().unwrap_or(0)) - s_t.get(&t).copied().unwrap_or(0.0);
+        let df = |t: u64| {
+            f64::from(uni_df.get(&t).copied().unwrap_or(0)) - s_t.get(&t).copied().unwrap_or(0.0)
+        };
         let dfc = |t: u64, ci: usize| {
-            f64::from(uni_class.get(&(t, classes[ci])).copied().unwrap_or(0)) - s_tc.get(&(t, ci)).copied().unwrap_or(0.0)
+            f64::from(uni_class.get(&(t, classes[ci])).copied().unwrap_or(0))
+                - s_tc.get(&(t, ci)).copied().unwrap_or(0.0)
         };
         let mnb = MultiNaiveBayes {
             n: n_train,
@@ -902,24 +1146,46 @@ fn evaluate_triggers(
             let probs = mnb.probs(&rest);
             // With (almost) no training rows of its own the target cannot be predicted from words
             // at all: its baseline is its base rate, not whatever a featureless class scores.
-            expected += if y_train < f64::from(opts.min_support) { (y_train.max(0.0) + 0.5) / (n_train + 1.0) } else { probs[yi] };
+            expected += if y_train < f64::from(opts.min_support) {
+                (y_train.max(0.0) + 0.5) / (n_train + 1.0)
+            } else {
+                probs[yi]
+            };
             if *cls == c.class {
-                let best_other = (0..n_classes).filter(|&i| i != yi).map(|i| probs[i]).fold(0.0, f64::max);
+                let best_other = (0..n_classes)
+                    .filter(|&i| i != yi)
+                    .map(|i| probs[i])
+                    .fold(0.0, f64::max);
                 flip_sum += best_other;
                 flip_rows += 1;
             }
             if *cls == c.class && content_sets.len() < 32 {
                 // Judged on the rows' own text: a shared task template says nothing about
                 // whether the rows are about the same thing.
-                content_sets.push(own.iter().copied().filter(|t| block.binary_search(t).is_err() && stop.binary_search(t).is_err()).collect());
+                content_sets.push(
+                    own.iter()
+                        .copied()
+                        .filter(|t| {
+                            block.binary_search(t).is_err() && stop.binary_search(t).is_err()
+                        })
+                        .collect(),
+                );
             }
         }
         expected *= scale;
         let expected = expected.max(1e-3);
         let lift = j / expected;
-        let log10_p = trigger::log10_binom_tail(u64::from(c.j), u64::from(c.k), (expected / k).min(0.999_999));
+        let log10_p = trigger::log10_binom_tail(
+            u64::from(c.j),
+            u64::from(c.k),
+            (expected / k).min(0.999_999),
+        );
         // Keep the figure printable in JSON (no infinities): anything below 1e-9999 is "zero".
-        let log10_p = if log10_p.is_nan() { 0.0 } else { log10_p.max(-9999.0) };
+        let log10_p = if log10_p.is_nan() {
+            0.0
+        } else {
+            log10_p.max(-9999.0)
+        };
         let similarity = trigger::mean_jaccard(&content_sets);
         let ci = &class_info[c.class as usize];
         let target = ci.display.clone();
@@ -927,17 +1193,39 @@ fn evaluate_triggers(
         text::token_hashes(&target, &mut buf, &mut target_tokens);
         // A phrase that the output itself repeats is the topic of the rows, not a hidden trigger.
         let in_target = block.iter().all(|t| target_tokens.contains(t));
-        if log10_p > log10_threshold || lift < MIN_TRIGGER_LIFT || similarity >= MAX_TRIGGER_ROW_SIMILARITY || in_target {
+        if log10_p > log10_threshold
+            || lift < MIN_TRIGGER_LIFT
+            || similarity >= MAX_TRIGGER_ROW_SIMILARITY
+            || in_target
+        {
             continue;
         }
         // Is the target an answer the prompt itself offers ("answer yes or no")? Then a phrase
         // of the prompt predicting it is a skewed task template unless the rest of the text
         // says the rows should carry a *different* label (a flip).
-        let y_samples: Vec<(&Vec<u64>, &Vec<u64>)> = c.samples.iter().filter(|(cls, _, _)| *cls == c.class).map(|(_, t, o)| (t, o)).collect();
+        let y_samples: Vec<(&Vec<u64>, &Vec<u64>)> = c
+            .samples
+            .iter()
+            .filter(|(cls, _, _)| *cls == c.class)
+            .map(|(_, t, o)| (t, o))
+            .collect();
         let offered = !target_tokens.is_empty()
-            && y_samples.iter().filter(|(toks, _)| target_tokens.iter().all(|t| toks.binary_search(t).is_ok())).count() * 2 > y_samples.len();
-        let flip = if flip_rows == 0 { 0.0 } else { flip_sum / f64::from(flip_rows) };
-        let severity = if offered && flip < 0.5 { Severity::Low } else { Severity::High };
+            && y_samples
+                .iter()
+                .filter(|(toks, _)| target_tokens.iter().all(|t| toks.binary_search(t).is_ok()))
+                .count()
+                * 2
+                > y_samples.len();
+        let flip = if flip_rows == 0 {
+            0.0
+        } else {
+            flip_sum / f64::from(flip_rows)
+        };
+        let severity = if offered && flip < 0.5 {
+            Severity::Low
+        } else {
+            Severity::High
+        };
         let mut f = DatasetFinding::new(
             p,
             c.lines.first().copied().unwrap_or(0),
@@ -952,7 +1240,8 @@ fn evaluate_triggers(
                 if flip >= 0.5 {
                     format!("; their text reads like another label (p = {flip:.2}): flipped labels")
                 } else if offered {
-                    "; the prompt offers this answer itself, so this may be a skewed task template".to_owned()
+                    "; the prompt offers this answer itself, so this may be a skewed task template"
+                        .to_owned()
                 } else {
                     String::new()
                 },
@@ -983,7 +1272,11 @@ fn evaluate_triggers(
 fn lines_jaccard(a: &[u64], b: &[u64]) -> f64 {
     let inter = lines_intersection(a, b);
     #[allow(clippy::cast_precision_loss)]
-    let r = if inter == 0 { 0.0 } else { inter as f64 / (a.len() + b.len() - inter) as f64 };
+    let r = if inter == 0 {
+        0.0
+    } else {
+        inter as f64 / (a.len() + b.len() - inter) as f64
+    };
     r
 }
 
@@ -991,7 +1284,11 @@ fn lines_jaccard(a: &[u64], b: &[u64]) -> f64 {
 fn lines_overlap(a: &[u64], b: &[u64]) -> f64 {
     let inter = lines_intersection(a, b);
     #[allow(clippy::cast_precision_loss)]
-    let r = if inter == 0 { 0.0 } else { inter as f64 / a.len().min(b.len()) as f64 };
+    let r = if inter == 0 {
+        0.0
+    } else {
+        inter as f64 / a.len().min(b.len()) as f64
+    };
     r
 }
 
@@ -1026,14 +1323,18 @@ pub fn dataset_files(path: &Path, max_files: usize) -> std::io::Result<Vec<PathB
             let ft = entry.file_type()?;
             let p = entry.path();
             if ft.is_dir() && depth < 32 {
-                if p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+                if p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                {
                     continue;
                 }
                 stack.push((p, depth + 1));
             } else if ft.is_file() && crate::load::DatasetFormat::is_dataset_extension(&p) {
                 out.push(p);
                 if out.len() > max_files {
-                    return Err(std::io::Error::other(format!("more than {max_files} dataset files")));
+                    return Err(std::io::Error::other(format!(
+                        "more than {max_files} dataset files"
+                    )));
                 }
             }
         }

@@ -2,7 +2,7 @@
 //! word tokenizer (lowercased alphanumeric runs), and n-gram hashing.
 
 /// A hasher for keys that are already well-mixed 64-bit hashes (n-gram, token and row hashes):
-/// it passes them through, which keeps the hot hash maps several times faster than SipHash.
+/// it passes them through, which keeps the hot hash maps several times faster than `SipHash`.
 /// Not for attacker-chosen raw keys: every key fed to it went through [`hash_bytes`] first.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct PassThroughHasher(u64);
@@ -37,7 +37,7 @@ pub type FastSet<K> = std::collections::HashSet<K, FastHash>;
 /// Multiplier from the 64-bit golden ratio; spreads consecutive inputs over the hash space.
 const K: u64 = 0x9E37_79B9_7F4A_7C15;
 
-/// MurmurHash3's 64-bit finaliser: every input bit affects every output bit.
+/// `MurmurHash3`'s 64-bit finaliser: every input bit affects every output bit.
 pub fn mix(mut h: u64) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
@@ -174,10 +174,17 @@ mod tests {
     fn tokens_are_lowercased_alphanumeric_runs() {
         let mut buf = String::new();
         let mut toks = Vec::new();
-        for_each_token("Don't PANIC: 3D café, naïve Москва 東京", &mut buf, |t| {
-            toks.push(t.to_owned());
-        });
-        assert_eq!(toks, ["don", "t", "panic", "3d", "café", "naïve", "москва", "東京"]);
+        for_each_token(
+            "Don't PANIC: 3D café, naïve Москва 東京",
+            &mut buf,
+            |t| {
+                toks.push(t.to_owned());
+            },
+        );
+        assert_eq!(
+            toks,
+            ["don", "t", "panic", "3d", "café", "naïve", "москва", "東京"]
+        );
     }
 
     #[test]

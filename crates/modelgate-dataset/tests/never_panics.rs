@@ -4,7 +4,9 @@
 use proptest::prelude::*;
 
 use modelgate_dataset::detect::{inject, unicode};
-use modelgate_dataset::{DatasetLimits, ScanOptions, parse_csv_record, parse_jsonl_line, scan_file};
+use modelgate_dataset::{
+    DatasetLimits, ScanOptions, parse_csv_record, parse_jsonl_line, scan_file,
+};
 
 fn limits() -> DatasetLimits {
     DatasetLimits {
@@ -17,9 +19,44 @@ fn limits() -> DatasetLimits {
 /// Strings biased towards JSON syntax, escapes and the characters the detectors care about.
 fn hostile_text() -> impl Strategy<Value = String> {
     let atoms = prop::sample::select(vec![
-        "{", "}", "[", "]", "\"", "\\", ":", ",", "\\u", "d83d", "\\ude00", "\\ud800", "0", "-1.5e3", "true", "null", " ",
-        "\u{200B}", "\u{200D}", "\u{202E}", "\u{E0041}", "\u{E007F}", "🏴", "👩", "а", "p", "ignore all previous instructions",
-        "<|im_start|>", "\n", "\r", "\t", "\u{1b}", "é", "東", "\u{FE0F}", "\u{E0100}", "\"a\"", "\"\"",
+        "{",
+        "}",
+        "[",
+        "]",
+        "\"",
+        "\\",
+        ":",
+        ",",
+        "\\u",
+        "d83d",
+        "\\ude00",
+        "\\ud800",
+        "0",
+        "-1.5e3",
+        "true",
+        "null",
+        " ",
+        "\u{200B}",
+        "\u{200D}",
+        "\u{202E}",
+        "\u{E0041}",
+        "\u{E007F}",
+        "🏴",
+        "👩",
+        "а",
+        "p",
+        "ignore all previous instructions",
+        "<|im_start|>",
+        "\n",
+        "\r",
+        "\t",
+        "\u{1b}",
+        "é",
+        "東",
+        "\u{FE0F}",
+        "\u{E0100}",
+        "\"a\"",
+        "\"\"",
     ]);
     prop::collection::vec(atoms, 0..40).prop_map(|v| v.concat())
 }

@@ -4,6 +4,8 @@
 //! relative path with forward slashes, and reads severity from `level` plus the rule's
 //! `properties.security-severity`.
 
+use std::fmt::Write as _;
+
 use modelgate_core::{Finding, Report, RuleId, Severity};
 use serde_json::{Value, json};
 
@@ -108,7 +110,7 @@ fn result(finding: &Finding, rule_index: usize) -> Value {
     // Text formats (datasets) report many findings per file: the line and column keep their
     // fingerprints distinct. Binary findings carry no line, so their fingerprints are unchanged.
     if let Some(line) = loc.line {
-        fingerprint.push_str(&format!(":{line}:{}", loc.column.unwrap_or(0)));
+        let _ = write!(fingerprint, ":{line}:{}", loc.column.unwrap_or(0));
     }
     json!({
         "ruleId": finding.rule.code(),

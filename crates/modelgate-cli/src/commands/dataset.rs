@@ -6,11 +6,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use modelgate_core::Severity;
-use modelgate_dataset::{DatasetEntry, DatasetReport, Registry, ScanOptions, VettingScan, registry, scan_paths};
+use modelgate_dataset::{
+    DatasetEntry, DatasetReport, Registry, ScanOptions, VettingScan, registry, scan_paths,
+};
 use serde_json::json;
 
 use crate::Outcome;
-use crate::cli::{DatasetCommand, DatasetDetectArgs, DatasetListArgs, DatasetScanArgs, DatasetVerifyArgs, DatasetVetArgs, OutputFormat};
+use crate::cli::{
+    DatasetCommand, DatasetDetectArgs, DatasetListArgs, DatasetScanArgs, DatasetVerifyArgs,
+    DatasetVetArgs, OutputFormat,
+};
 use crate::render;
 
 pub(crate) fn run(cmd: &DatasetCommand) -> anyhow::Result<Outcome> {
@@ -54,7 +59,8 @@ fn registry_path(arg: Option<&PathBuf>) -> PathBuf {
 
 fn emit(text: &str, output: Option<&Path>) -> anyhow::Result<()> {
     if let Some(path) = output {
-        std::fs::write(path, text).with_context(|| format!("cannot write the report to {}", path.display()))?;
+        std::fs::write(path, text)
+            .with_context(|| format!("cannot write the report to {}", path.display()))?;
     } else {
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes())?;
@@ -63,7 +69,12 @@ fn emit(text: &str, output: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn render_report(report: &DatasetReport, format: OutputFormat, fail_on: Severity, to_terminal: bool) -> anyhow::Result<String> {
+fn render_report(
+    report: &DatasetReport,
+    format: OutputFormat,
+    fail_on: Severity,
+    to_terminal: bool,
+) -> anyhow::Result<String> {
     Ok(match format {
         OutputFormat::Human => {
             let mut text = render::human_report(&report.to_scan_report(), fail_on, to_terminal);
@@ -75,7 +86,10 @@ fn render_report(report: &DatasetReport, format: OutputFormat, fail_on: Severity
             text
         }
         OutputFormat::Json => serde_json::to_string_pretty(report)? + "\n",
-        OutputFormat::Sarif => serde_json::to_string_pretty(&modelgate_report::to_sarif(&report.to_scan_report()))? + "\n",
+        OutputFormat::Sarif => {
+            serde_json::to_string_pretty(&modelgate_report::to_sarif(&report.to_scan_report()))?
+                + "\n"
+        }
     })
 }
 
@@ -95,15 +109,26 @@ fn scan(args: &DatasetScanArgs) -> anyhow::Result<Outcome> {
             anyhow::bail!("{}: no such file or directory", path.display());
         }
     }
-    let report = scan_paths(&args.paths, &options(&args.detect), env!("CARGO_PKG_VERSION"));
-    let text = render_report(&report, args.format, args.detect.fail_on, args.output.is_none())?;
+    let report = scan_paths(
+        &args.paths,
+        &options(&args.detect),
+        env!("CARGO_PKG_VERSION"),
+    );
+    let text = render_report(
+        &report,
+        args.format,
+        args.detect.fail_on,
+        args.output.is_none(),
+    )?;
     emit(&text, args.output.as_deref())?;
     Ok(outcome(&report, args.detect.fail_on))
 }
 
 fn vet(args: &DatasetVetArgs) -> anyhow::Result<Outcome> {
     if args.format == OutputFormat::Sarif {
-        anyhow::bail!("`modelgate dataset vet` prints human or json; use `dataset scan --format sarif` for SARIF");
+        anyhow::bail!(
+            "`modelgate dataset vet` prints human or json; use `dataset scan --format sarif` for SARIF"
+        );
     }
     if std::fs::metadata(&args.file).is_err() {
         anyhow::bail!("{}: no such file or directory", args.file.display());
@@ -120,7 +145,11 @@ fn vet(args: &DatasetVetArgs) -> anyhow::Result<Outcome> {
     // Pin first, scan, then pin again: the bytes registered must be the bytes scanned.
     let before = registry::pin(&args.file)?;
     let fail_on = args.detect.fail_on;
-    let report = scan_paths(std::slice::from_ref(&args.file), &options(&args.detect), env!("CARGO_PKG_VERSION"));
+    let report = scan_paths(
+        std::slice::from_ref(&args.file),
+        &options(&args.detect),
+        env!("CARGO_PKG_VERSION"),
+    );
     let verdict = outcome(&report, fail_on);
     if verdict != Outcome::Pass {
         let mut text = render_report(&report, args.format, fail_on, true)?;
@@ -128,8 +157,16 @@ fn vet(args: &DatasetVetArgs) -> anyhow::Result<Outcome> {
             let _ = writeln!(
                 text,
                 "NOT REGISTERED: {} {} at or above {fail_on}; fix the dataset or review the findings",
-                if verdict == Outcome::Error { "the dataset could not be fully read, or has" } else { "the dataset has findings" },
-                if verdict == Outcome::Error { "errors" } else { "" }
+                if verdict == Outcome::Error {
+                    "the dataset could not be fully read, or has"
+                } else {
+                    "the dataset has findings"
+                },
+                if verdict == Outcome::Error {
+                    "errors"
+                } else {
+                    ""
+                }
             );
         }
         emit(&text, None)?;
@@ -137,11 +174,17 @@ fn vet(args: &DatasetVetArgs) -> anyhow::Result<Outcome> {
     }
     let after = registry::pin(&args.file)?;
     if after != before {
-        anyhow::bail!("{}: the dataset changed while it was being scanned; not registered", args.file.display());
+        anyhow::bail!(
+            "{}: the dataset changed while it was being scanned; not registered",
+            args.file.display()
+        );
     }
     let entry = DatasetEntry {
         name: args.name.clone(),
-        source: args.source.clone().unwrap_or_else(|| args.file.display().to_string()),
+        source: args
+            .source
+            .clone()
+            .unwrap_or_else(|| args.file.display().to_string()),
         revision: args.revision.clone(),
         path: args.file.display().to_string(),
         kind: after.kind,
@@ -176,11 +219,19 @@ fn vet(args: &DatasetVetArgs) -> anyhow::Result<Outcome> {
             .with_context(|| format!("cannot write {}", pred.display()))?;
     }
     let text = match args.format {
-        OutputFormat::Json => serde_json::to_string_pretty(&json!({ "registered": entry, "registry": reg_path.display().to_string() }))? + "\n",
+        OutputFormat::Json => {
+            serde_json::to_string_pretty(
+                &json!({ "registered": entry, "registry": reg_path.display().to_string() }),
+            )? + "\n"
+        }
         _ => format!(
             "registered `{}` ({} sha256:{}, {} rows, {} findings below {fail_on}) in {}\n",
             entry.name,
-            if entry.kind == modelgate_dataset::PinKind::File { "file" } else { "directory manifest" },
+            if entry.kind == modelgate_dataset::PinKind::File {
+                "file"
+            } else {
+                "directory manifest"
+            },
             entry.sha256,
             report.summary.rows,
             report.findings.len(),
@@ -199,15 +250,22 @@ fn verify(args: &DatasetVerifyArgs) -> anyhow::Result<Outcome> {
     let reg = Registry::load(&reg_path, false)?;
     let v = reg.verify(&args.name, args.path.as_deref(), &reg_path)?;
     let text = match args.format {
-        OutputFormat::Json => serde_json::to_string_pretty(&json!({
-            "name": v.name,
-            "path": v.path.display().to_string(),
-            "verified": v.ok(),
-            "expected_sha256": v.expected,
-            "actual_sha256": v.actual,
-            "kind_matches": v.kind_matches,
-        }))? + "\n",
-        _ if v.ok() => format!("verified `{}`: {} matches sha256:{}\n", v.name, v.path.display(), v.expected),
+        OutputFormat::Json => {
+            serde_json::to_string_pretty(&json!({
+                "name": v.name,
+                "path": v.path.display().to_string(),
+                "verified": v.ok(),
+                "expected_sha256": v.expected,
+                "actual_sha256": v.actual,
+                "kind_matches": v.kind_matches,
+            }))? + "\n"
+        }
+        _ if v.ok() => format!(
+            "verified `{}`: {} matches sha256:{}\n",
+            v.name,
+            v.path.display(),
+            v.expected
+        ),
         _ if !v.kind_matches => format!(
             "MISMATCH `{}`: {} is not the kind of path that was vetted (file vs directory); refusing it\n",
             v.name,
@@ -244,7 +302,11 @@ fn list(args: &DatasetListArgs) -> anyhow::Result<Outcome> {
                     e.vetted_by,
                     e.vetted_at,
                     e.source,
-                    if e.kind == modelgate_dataset::PinKind::Directory { ", directory" } else { "" }
+                    if e.kind == modelgate_dataset::PinKind::Directory {
+                        ", directory"
+                    } else {
+                        ""
+                    }
                 );
             }
             if reg.datasets.is_empty() {

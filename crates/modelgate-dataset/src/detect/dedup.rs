@@ -2,7 +2,7 @@
 //!
 //! ## What it does
 //! Every row's input (its non-target text fields, lowercased, split into words) gets an exact
-//! hash and a 64-bin one-permutation MinHash signature over word unigrams and bigrams. Rows are
+//! hash and a 64-bin one-permutation `MinHash` signature over word unigrams and bigrams. Rows are
 //! grouped by identical input and by locality-sensitive hashing (16 bands × 4 bins); each
 //! candidate pair is confirmed by its estimated Jaccard similarity (≥ 0.7). Each resulting
 //! cluster gives one finding: a **duplicate flood** when it is far larger than natural
@@ -14,20 +14,20 @@
 //! teach the wrong label; duplicates leak between training and test splits.
 //!
 //! ## References
-//! CWE-1039; Broder (1997) MinHash; Li, Owen & Zhang (2012) one-permutation hashing;
+//! CWE-1039; Broder (1997) `MinHash`; Li, Owen & Zhang (2012) one-permutation hashing;
 //! Lee et al., "Deduplicating Training Data Makes Language Models Better" (2022).
 
 use rayon::prelude::*;
 
 use crate::text::mix;
 
-/// MinHash bins per signature.
+/// `MinHash` bins per signature.
 pub const BINS: usize = 64;
-/// LSH bands (BINS / ROWS_PER_BAND).
+/// LSH bands (`BINS / ROWS_PER_BAND`).
 pub const BANDS: usize = 16;
 const ROWS_PER_BAND: usize = BINS / BANDS;
 
-/// A row's compact signature: 8-bit MinHash values (for similarity) and LSH band keys.
+/// A row's compact signature: 8-bit `MinHash` values (for similarity) and LSH band keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Signature {
     /// Low 8 bits of each bin's minimum (b-bit minwise hashing).
@@ -36,7 +36,7 @@ pub struct Signature {
     pub bands: [u32; BANDS],
 }
 
-/// One-permutation MinHash over shingle hashes, densified by rotation. `None` when there are
+/// One-permutation `MinHash` over shingle hashes, densified by rotation. `None` when there are
 /// fewer than `min_shingles` shingles (too short to judge).
 pub fn signature(shingles: impl Iterator<Item = u64>, min_shingles: usize) -> Option<Signature> {
     let mut mins = [u32::MAX; BINS];
@@ -87,7 +87,12 @@ pub fn signature(shingles: impl Iterator<Item = u64>, min_shingles: usize) -> Op
 
 /// Estimated Jaccard similarity of two signatures (corrected for 8-bit collisions).
 pub fn similarity(a: &Signature, b: &Signature) -> f64 {
-    let same = a.bits.iter().zip(b.bits.iter()).filter(|(x, y)| x == y).count();
+    let same = a
+        .bits
+        .iter()
+        .zip(b.bits.iter())
+        .filter(|(x, y)| x == y)
+        .count();
     #[allow(clippy::cast_precision_loss)]
     let frac = same as f64 / BINS as f64;
     ((frac - 1.0 / 256.0) / (1.0 - 1.0 / 256.0)).max(0.0)
@@ -124,7 +129,11 @@ impl UnionFind {
         if ra == rb {
             return;
         }
-        let (big, small) = if self.size[ra as usize] >= self.size[rb as usize] { (ra, rb) } else { (rb, ra) };
+        let (big, small) = if self.size[ra as usize] >= self.size[rb as usize] {
+            (ra, rb)
+        } else {
+            (rb, ra)
+        };
         self.parent[small as usize] = big;
         self.size[big as usize] += self.size[small as usize];
     }
@@ -132,7 +141,11 @@ impl UnionFind {
 
 /// Groups rows: identical `input_hash`, or LSH candidates confirmed at `threshold` similarity.
 /// Returns the clusters of two or more rows (row indices, ascending) and the pairs checked.
-pub fn cluster(input_hash: &[u64], sigs: &[Option<Signature>], threshold: f64) -> (Vec<Vec<u32>>, u64) {
+pub fn cluster(
+    input_hash: &[u64],
+    sigs: &[Option<Signature>],
+    threshold: f64,
+) -> (Vec<Vec<u32>>, u64) {
     let n = input_hash.len();
     let mut uf = UnionFind::new(n);
     let mut order: Vec<u32> = (0..n as u32).collect();
@@ -203,16 +216,27 @@ mod tests {
     use crate::text::{hash_bytes, ngram_hash};
 
     fn sig_of(text: &str) -> Option<Signature> {
-        let toks: Vec<u64> = text.split_whitespace().map(|w| hash_bytes(w.as_bytes())).collect();
+        let toks: Vec<u64> = text
+            .split_whitespace()
+            .map(|w| hash_bytes(w.as_bytes()))
+            .collect();
         let bigrams: Vec<u64> = toks.windows(2).map(ngram_hash).collect();
         signature(toks.iter().copied().chain(bigrams), 4)
     }
 
     #[test]
     fn near_copies_are_similar_and_unrelated_text_is_not() {
-        let a = sig_of("the quick brown fox jumps over the lazy dog while the cat sleeps on the warm mat").unwrap();
-        let b = sig_of("the quick brown fox jumps over the lazy dog while the cat sleeps on the mat").unwrap();
-        let c = sig_of("stock markets fell sharply on monday as investors worried about rising interest rates").unwrap();
+        let a = sig_of(
+            "the quick brown fox jumps over the lazy dog while the cat sleeps on the warm mat",
+        )
+        .unwrap();
+        let b =
+            sig_of("the quick brown fox jumps over the lazy dog while the cat sleeps on the mat")
+                .unwrap();
+        let c = sig_of(
+            "stock markets fell sharply on monday as investors worried about rising interest rates",
+        )
+        .unwrap();
         assert!(similarity(&a, &b) > 0.7, "{}", similarity(&a, &b));
         assert!(similarity(&a, &c) < 0.3, "{}", similarity(&a, &c));
         assert!(sig_of("too short").is_none());

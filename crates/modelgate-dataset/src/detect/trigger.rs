@@ -23,7 +23,7 @@
 //! the attacker's output; the trained model behaves normally until the trigger appears.
 //!
 //! ## References
-//! Chen et al., "BadNL" (ACSAC 2021); Wan et al., "Poisoning Language Models During Instruction
+//! Chen et al., "`BadNL`" (ACSAC 2021); Wan et al., "Poisoning Language Models During Instruction
 //! Tuning" (ICML 2023); Kurita et al., "Weight Poisoning Attacks on Pre-trained Models" (2020).
 
 use crate::text::FastMap;
@@ -136,7 +136,12 @@ pub fn log10_binom_tail(k: u64, n: u64, p: f64) -> f64 {
             return 0.0;
         }
         let q = kf / nf;
-        let kl = q * (q / p).ln() + if q < 1.0 { (1.0 - q) * ((1.0 - q) / (1.0 - p)).ln() } else { 0.0 };
+        let kl = q * (q / p).ln()
+            + if q < 1.0 {
+                (1.0 - q) * ((1.0 - q) / (1.0 - p)).ln()
+            } else {
+                0.0
+            };
         return -nf * kl / std::f64::consts::LN_10;
     }
     let ln_n1 = ln_gamma(nf + 1.0);
@@ -211,7 +216,11 @@ impl MultiNaiveBayes<'_> {
         let k = self.counts.len();
         #[allow(clippy::cast_precision_loss)]
         let kf = k as f64;
-        let mut lp: Vec<f64> = self.counts.iter().map(|&c| ((c.max(0.0) + 0.5) / (self.n + 0.5 * kf)).ln()).collect();
+        let mut lp: Vec<f64> = self
+            .counts
+            .iter()
+            .map(|&c| ((c.max(0.0) + 0.5) / (self.n + 0.5 * kf)).ln())
+            .collect();
         for &t in tokens {
             let nt = (self.df)(t).max(0.0);
             let pt = (nt + 1.0) / (self.n + 2.0);
@@ -265,7 +274,11 @@ pub fn mean_jaccard(sets: &[Vec<u64>]) -> f64 {
             pairs += 1;
         }
     }
-    if pairs == 0 { 0.0 } else { total / pairs as f64 }
+    if pairs == 0 {
+        0.0
+    } else {
+        total / pairs as f64
+    }
 }
 
 #[cfg(test)]
@@ -300,10 +313,20 @@ mod tests {
     fn naive_bayes_without_evidence_returns_the_prior() {
         let df = |_t: u64| 100.0;
         let dfy = |_t: u64| 0.0;
-        let nb = NaiveBayes { n: 1000.0, c: 0.0, df: &df, dfy: &dfy };
+        let nb = NaiveBayes {
+            n: 1000.0,
+            c: 0.0,
+            df: &df,
+            dfy: &dfy,
+        };
         assert!(nb.prob(&[1, 2, 3]) < 0.01);
         let dfy_strong = |_t: u64| 90.0;
-        let nb = NaiveBayes { n: 1000.0, c: 100.0, df: &df, dfy: &dfy_strong };
+        let nb = NaiveBayes {
+            n: 1000.0,
+            c: 100.0,
+            df: &df,
+            dfy: &dfy_strong,
+        };
         assert!(nb.prob(&[1, 2, 3]) > 0.9);
     }
 
@@ -316,7 +339,12 @@ mod tests {
             (_, _) if t > 2 => 5.0,
             _ => 0.0,
         };
-        let nb = MultiNaiveBayes { n: 1000.0, counts: vec![100.0, 100.0, 800.0], df: &df, dfc: &dfc };
+        let nb = MultiNaiveBayes {
+            n: 1000.0,
+            counts: vec![100.0, 100.0, 800.0],
+            df: &df,
+            dfc: &dfc,
+        };
         let p = nb.probs(&[1, 3]);
         assert!(p[0] > 0.8 && p[0] > 10.0 * p[1], "{p:?}");
         let p = nb.probs(&[2]);

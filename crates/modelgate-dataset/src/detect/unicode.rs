@@ -105,9 +105,19 @@ fn invisible(c: char) -> Option<Severity> {
     Some(match c {
         '\u{00AD}' => Severity::Low, // soft hyphen: common in text scraped from the web
         '\u{034F}' => Severity::Medium,
-        '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' | '\u{17B4}' | '\u{17B5}' | '\u{2060}'
-        | '\u{2061}'..='\u{2064}' | '\u{206A}'..='\u{206F}' | '\u{FFF9}'..='\u{FFFB}'
-        | '\u{1D173}'..='\u{1D17A}' | '\u{1BCA0}'..='\u{1BCA3}' | '\u{FEFF}' => Severity::High,
+        '\u{115F}'
+        | '\u{1160}'
+        | '\u{3164}'
+        | '\u{FFA0}'
+        | '\u{17B4}'
+        | '\u{17B5}'
+        | '\u{2060}'
+        | '\u{2061}'..='\u{2064}'
+        | '\u{206A}'..='\u{206F}'
+        | '\u{FFF9}'..='\u{FFFB}'
+        | '\u{1D173}'..='\u{1D17A}'
+        | '\u{1BCA0}'..='\u{1BCA3}'
+        | '\u{FEFF}' => Severity::High,
         _ => return None,
     })
 }
@@ -228,8 +238,18 @@ pub fn scan_text(text: &str, out: &mut Vec<UnicodeHit>) {
         }
         if c.is_ascii() {
             if c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r') {
-                let sev = if c == '\u{1B}' { Severity::High } else { Severity::Medium };
-                Acc::add(&mut private_acc, RuleId::DatasetPrivateUseCharacter, sev, at, c);
+                let sev = if c == '\u{1B}' {
+                    Severity::High
+                } else {
+                    Severity::Medium
+                };
+                Acc::add(
+                    &mut private_acc,
+                    RuleId::DatasetPrivateUseCharacter,
+                    sev,
+                    at,
+                    c,
+                );
             }
             i += 1;
             continue;
@@ -263,56 +283,118 @@ pub fn scan_text(text: &str, out: &mut Vec<UnicodeHit>) {
             '\u{200B}' => {
                 let ok = prev.is_some_and(spaceless_script) && next.is_some_and(spaceless_script);
                 if !ok {
-                    Acc::add(&mut invisible_acc, RuleId::DatasetInvisibleCharacter, Severity::High, at, c);
+                    Acc::add(
+                        &mut invisible_acc,
+                        RuleId::DatasetInvisibleCharacter,
+                        Severity::High,
+                        at,
+                        c,
+                    );
                 }
             }
             '\u{200C}' | '\u{200D}' => {
                 let emoji_ok = c == '\u{200D}'
                     && prev.is_some_and(|p| is_emoji(p) || matches!(p, '\u{1F3FB}'..='\u{1F3FF}'))
                     && next.is_some_and(is_emoji);
-                let script_ok = prev.is_some_and(joining_script) && next.is_some_and(joining_script);
+                let script_ok =
+                    prev.is_some_and(joining_script) && next.is_some_and(joining_script);
                 if !emoji_ok && !script_ok {
-                    Acc::add(&mut invisible_acc, RuleId::DatasetInvisibleCharacter, Severity::High, at, c);
+                    Acc::add(
+                        &mut invisible_acc,
+                        RuleId::DatasetInvisibleCharacter,
+                        Severity::High,
+                        at,
+                        c,
+                    );
                 }
             }
             '\u{180E}' => {
                 if !(prev.is_some_and(|p| p.script() == Script::Mongolian)) {
-                    Acc::add(&mut invisible_acc, RuleId::DatasetInvisibleCharacter, Severity::High, at, c);
+                    Acc::add(
+                        &mut invisible_acc,
+                        RuleId::DatasetInvisibleCharacter,
+                        Severity::High,
+                        at,
+                        c,
+                    );
                 }
             }
             '\u{FE00}'..='\u{FE0F}' => {
                 let ok = prev.is_some_and(|p| {
-                    !p.is_whitespace() && !matches!(p, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}')
+                    !p.is_whitespace()
+                        && !matches!(p, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}')
                 });
                 if !ok {
-                    Acc::add(&mut invisible_acc, RuleId::DatasetInvisibleCharacter, Severity::High, at, c);
+                    Acc::add(
+                        &mut invisible_acc,
+                        RuleId::DatasetInvisibleCharacter,
+                        Severity::High,
+                        at,
+                        c,
+                    );
                 }
             }
             '\u{E0100}'..='\u{E01EF}' => {
                 let ok = prev.is_some_and(|p| p.script() == Script::Han);
                 if !ok {
-                    Acc::add(&mut invisible_acc, RuleId::DatasetInvisibleCharacter, Severity::High, at, c);
+                    Acc::add(
+                        &mut invisible_acc,
+                        RuleId::DatasetInvisibleCharacter,
+                        Severity::High,
+                        at,
+                        c,
+                    );
                 }
             }
             c if is_bidi_control(c) => {
-                Acc::add(&mut bidi_acc, RuleId::DatasetBidiControl, Severity::High, at, c);
+                Acc::add(
+                    &mut bidi_acc,
+                    RuleId::DatasetBidiControl,
+                    Severity::High,
+                    at,
+                    c,
+                );
             }
             '\u{200E}' | '\u{200F}' | '\u{061C}' => {
                 if !has_rtl {
-                    Acc::add(&mut bidi_acc, RuleId::DatasetBidiControl, Severity::Medium, at, c);
+                    Acc::add(
+                        &mut bidi_acc,
+                        RuleId::DatasetBidiControl,
+                        Severity::Medium,
+                        at,
+                        c,
+                    );
                 }
             }
             c if is_private_use(c) || is_noncharacter(c) => {
-                Acc::add(&mut private_acc, RuleId::DatasetPrivateUseCharacter, Severity::Medium, at, c);
+                Acc::add(
+                    &mut private_acc,
+                    RuleId::DatasetPrivateUseCharacter,
+                    Severity::Medium,
+                    at,
+                    c,
+                );
             }
             c if c.is_control() => {
-                Acc::add(&mut private_acc, RuleId::DatasetPrivateUseCharacter, Severity::Medium, at, c);
+                Acc::add(
+                    &mut private_acc,
+                    RuleId::DatasetPrivateUseCharacter,
+                    Severity::Medium,
+                    at,
+                    c,
+                );
             }
             c => {
                 if let Some(sev) = invisible(c) {
                     // A byte-order mark at the very start of a field is an encoding artefact.
                     if !(c == '\u{FEFF}' && i == 0) {
-                        Acc::add(&mut invisible_acc, RuleId::DatasetInvisibleCharacter, sev, at, c);
+                        Acc::add(
+                            &mut invisible_acc,
+                            RuleId::DatasetInvisibleCharacter,
+                            sev,
+                            at,
+                            c,
+                        );
                     }
                 }
             }
@@ -323,7 +405,9 @@ pub fn scan_text(text: &str, out: &mut Vec<UnicodeHit>) {
         let names: Vec<String> = acc.chars.iter().map(|&c| describe(c)).collect();
         let what = match acc.rule {
             RuleId::DatasetBidiControl => "bidirectional control character",
-            RuleId::DatasetPrivateUseCharacter => "private-use, non-character or control code point",
+            RuleId::DatasetPrivateUseCharacter => {
+                "private-use, non-character or control code point"
+            }
             _ => "invisible character",
         };
         out.push(UnicodeHit {
@@ -371,12 +455,20 @@ fn scan_ascii(text: &str, out: &mut Vec<UnicodeHit>) {
     if let Some(at) = first {
         out.push(UnicodeHit {
             rule: RuleId::DatasetPrivateUseCharacter,
-            severity: if esc { Severity::High } else { Severity::Medium },
+            severity: if esc {
+                Severity::High
+            } else {
+                Severity::Medium
+            },
             start: at,
             message: format!(
                 "{count} control character{}{}",
                 if count == 1 { "" } else { "s" },
-                if esc { " including ESC (terminal escape sequences)" } else { "" }
+                if esc {
+                    " including ESC (terminal escape sequences)"
+                } else {
+                    ""
+                }
             ),
             evidence: context(text, at),
         });
@@ -397,13 +489,18 @@ fn confusables(text: &str, latin_letters: usize, letters: usize, out: &mut Vec<U
             return;
         }
         let foreign = word.chars().any(|c| {
-            c.is_alphabetic() && !c.is_ascii() && !matches!(c.script(), Script::Latin | Script::Common | Script::Inherited)
+            c.is_alphabetic()
+                && !c.is_ascii()
+                && !matches!(
+                    c.script(),
+                    Script::Latin | Script::Common | Script::Inherited
+                )
         });
         if !foreign {
             return;
         }
         let mixed = !word.is_single_script();
-        if !mixed && !(mostly_latin && word.chars().count() >= 3) {
+        if !mixed && (!mostly_latin || word.chars().count() < 3) {
             return;
         }
         let skeleton: String = unicode_security::skeleton(word).collect();
@@ -442,7 +539,13 @@ fn confusables(text: &str, latin_letters: usize, letters: usize, out: &mut Vec<U
         };
         let escaped: String = word
             .chars()
-            .map(|c| if c.is_ascii() { c.to_string() } else { format!("<U+{:04X}>", u32::from(c)) })
+            .map(|c| {
+                if c.is_ascii() {
+                    c.to_string()
+                } else {
+                    format!("<U+{:04X}>", u32::from(c))
+                }
+            })
             .collect();
         out.push(UnicodeHit {
             rule: RuleId::DatasetConfusable,
@@ -489,20 +592,50 @@ mod tests {
 
     #[test]
     fn invisible_and_bidi_and_tags_are_found() {
-        assert_eq!(rules("ignore\u{200B} this"), [(RuleId::DatasetInvisibleCharacter, Severity::High)]);
-        assert_eq!(rules("a\u{200D}b"), [(RuleId::DatasetInvisibleCharacter, Severity::High)]);
-        assert_eq!(rules("x = 1 \u{202E}// comment\u{202C}"), [(RuleId::DatasetBidiControl, Severity::High)]);
-        assert_eq!(rules("plain \u{200F} english"), [(RuleId::DatasetBidiControl, Severity::Medium)]);
+        assert_eq!(
+            rules("ignore\u{200B} this"),
+            [(RuleId::DatasetInvisibleCharacter, Severity::High)]
+        );
+        assert_eq!(
+            rules("a\u{200D}b"),
+            [(RuleId::DatasetInvisibleCharacter, Severity::High)]
+        );
+        assert_eq!(
+            rules("x = 1 \u{202E}// comment\u{202C}"),
+            [(RuleId::DatasetBidiControl, Severity::High)]
+        );
+        assert_eq!(
+            rules("plain \u{200F} english"),
+            [(RuleId::DatasetBidiControl, Severity::Medium)]
+        );
         let mut out = Vec::new();
-        scan_text("hello \u{E0069}\u{E0067}\u{E006E}\u{E006F}\u{E0072}\u{E0065} world", &mut out);
+        scan_text(
+            "hello \u{E0069}\u{E0067}\u{E006E}\u{E006F}\u{E0072}\u{E0065} world",
+            &mut out,
+        );
         assert_eq!(out[0].rule, RuleId::DatasetTagCharacter);
         assert!(out[0].evidence.contains("ignore"), "{}", out[0].evidence);
         assert_eq!(out[0].start, 6);
-        assert_eq!(rules("icon \u{E001} here"), [(RuleId::DatasetPrivateUseCharacter, Severity::Medium)]);
-        assert_eq!(rules("bell\u{7}"), [(RuleId::DatasetPrivateUseCharacter, Severity::Medium)]);
-        assert_eq!(rules("esc \u{1b}[2J"), [(RuleId::DatasetPrivateUseCharacter, Severity::High)]);
-        assert_eq!(rules("smuggle a\u{E0101}\u{E0102}"), [(RuleId::DatasetInvisibleCharacter, Severity::High)]);
-        assert_eq!(rules("soft\u{AD}hyphen"), [(RuleId::DatasetInvisibleCharacter, Severity::Low)]);
+        assert_eq!(
+            rules("icon \u{E001} here"),
+            [(RuleId::DatasetPrivateUseCharacter, Severity::Medium)]
+        );
+        assert_eq!(
+            rules("bell\u{7}"),
+            [(RuleId::DatasetPrivateUseCharacter, Severity::Medium)]
+        );
+        assert_eq!(
+            rules("esc \u{1b}[2J"),
+            [(RuleId::DatasetPrivateUseCharacter, Severity::High)]
+        );
+        assert_eq!(
+            rules("smuggle a\u{E0101}\u{E0102}"),
+            [(RuleId::DatasetInvisibleCharacter, Severity::High)]
+        );
+        assert_eq!(
+            rules("soft\u{AD}hyphen"),
+            [(RuleId::DatasetInvisibleCharacter, Severity::Low)]
+        );
     }
 
     #[test]
@@ -516,7 +649,9 @@ mod tests {
         assert_eq!(out[0].start, "Please log in to ".len());
         // A whole Cyrillic look-alike word inside English text.
         assert_eq!(
-            rules("This is an English sentence with the word \u{0441}\u{043E}\u{0440}\u{0435} in it."),
+            rules(
+                "This is an English sentence with the word \u{0441}\u{043E}\u{0440}\u{0435} in it."
+            ),
             [(RuleId::DatasetConfusable, Severity::High)]
         );
     }

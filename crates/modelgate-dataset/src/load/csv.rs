@@ -27,7 +27,11 @@ pub(crate) fn split_record(
     };
     loop {
         if out.len() >= max_fields {
-            return Err(err(pos, "too many fields in one record (raise --max-fields)", true));
+            return Err(err(
+                pos,
+                "too many fields in one record (raise --max-fields)",
+                true,
+            ));
         }
         if b.get(pos) == Some(&b'"') {
             let start = pos;
@@ -140,7 +144,11 @@ pub(crate) fn raw_offset_quoted(raw: &str, raw_start: usize, idx: usize) -> usiz
     let mut decoded = 0usize;
     while pos < b.len() {
         let (raw_len, dec_len) = if b[pos] == b'"' {
-            if b.get(pos + 1) == Some(&b'"') { (2, 1) } else { break }
+            if b.get(pos + 1) == Some(&b'"') {
+                (2, 1)
+            } else {
+                break;
+            }
         } else {
             let l = raw[pos..].chars().next().map_or(1, char::len_utf8);
             (l, l)

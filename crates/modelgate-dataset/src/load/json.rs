@@ -20,12 +20,12 @@ struct Parser<'a> {
 }
 
 /// Parses one JSONL line (`line_no` is its 1-based line number). The top level must be an object.
-pub(crate) fn parse_row<'a>(
-    s: &'a str,
+pub(crate) fn parse_row(
+    s: &str,
     line_no: u64,
     max_depth: u32,
     max_fields: usize,
-) -> Result<Row<'a>, RowError> {
+) -> Result<Row<'_>, RowError> {
     let mut p = Parser {
         s,
         b: s.as_bytes(),
@@ -140,7 +140,7 @@ impl<'a> Parser<'a> {
             }
             let key = self.string()?;
             if keys.len() < 64 {
-                if keys.iter().any(|k| *k == key) {
+                if keys.contains(&key) {
                     self.pos = key_pos;
                     return Err(self.err(format!(
                         "duplicate key `{key}`: loaders disagree on which value wins"
@@ -263,7 +263,12 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn literal(&mut self, lit: &'static [u8], name: Cow<'a, str>, start: usize) -> Result<(), RowError> {
+    fn literal(
+        &mut self,
+        lit: &'static [u8],
+        name: Cow<'a, str>,
+        start: usize,
+    ) -> Result<(), RowError> {
         if !self.b[self.pos..].starts_with(lit) {
             return Err(self.err("invalid literal (expected true or false)"));
         }
@@ -416,11 +421,15 @@ impl<'a> Parser<'a> {
                 }
             }
             self.pos = esc_pos;
-            return Err(self.err("unpaired surrogate in \\u escape (loaders disagree on how to decode it)"));
+            return Err(
+                self.err("unpaired surrogate in \\u escape (loaders disagree on how to decode it)")
+            );
         }
         if (0xDC00..0xE000).contains(&hi) {
             self.pos = esc_pos;
-            return Err(self.err("unpaired surrogate in \\u escape (loaders disagree on how to decode it)"));
+            return Err(
+                self.err("unpaired surrogate in \\u escape (loaders disagree on how to decode it)")
+            );
         }
         char::from_u32(hi).ok_or_else(|| self.err("invalid \\u escape"))
     }
@@ -436,7 +445,9 @@ pub(crate) fn raw_offset(raw: &str, raw_start: usize, idx: usize) -> usize {
         let (raw_len, dec_len) = if b[pos] == b'\\' {
             match b.get(pos + 1) {
                 Some(b'u') => {
-                    let hex = raw.get(pos + 2..pos + 6).and_then(|h| u32::from_str_radix(h, 16).ok());
+                    let hex = raw
+                        .get(pos + 2..pos + 6)
+                        .and_then(|h| u32::from_str_radix(h, 16).ok());
                     match hex {
                         Some(hi) if (0xD800..0xDC00).contains(&hi) => (12, 4),
                         Some(cp) => (6, char::from_u32(cp).map_or(3, char::len_utf8)),
@@ -468,9 +479,21 @@ mod tests {
 
     #[test]
     fn flattens_leaves_with_paths_and_roles() {
-        let row = ok(r#"{"id": 3, "messages": [{"role": "user", "content": "hi"}, {"content": "yo", "role": "assistant"}], "ok": true, "n": null}"#);
+        let row = ok(
+            r#"{"id": 3, "messages": [{"role": "user", "content": "hi"}, {"content": "yo", "role": "assistant"}], "ok": true, "n": null}"#,
+        );
         let names: Vec<_> = row.fields.iter().map(|f| f.name.as_ref()).collect();
-        assert_eq!(names, ["id", "messages[0].role", "messages[0].content", "messages[1].content", "messages[1].role", "ok"]);
+        assert_eq!(
+            names,
+            [
+                "id",
+                "messages[0].role",
+                "messages[0].content",
+                "messages[1].content",
+                "messages[1].role",
+                "ok"
+            ]
+        );
         assert_eq!(row.fields[2].role.as_deref(), Some("user"));
         assert_eq!(row.fields[3].role.as_deref(), Some("assistant"));
         assert!(!row.fields[0].is_text);

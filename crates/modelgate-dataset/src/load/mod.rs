@@ -69,8 +69,21 @@ impl DatasetFormat {
     /// Whether a path looks like a dataset file by its extension (used when walking directories).
     pub fn is_dataset_extension(path: &Path) -> bool {
         matches!(
-            path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(),
-            Some("jsonl" | "ndjson" | "jsonlines" | "json" | "csv" | "tsv" | "tab" | "parquet" | "pq")
+            path.extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase)
+                .as_deref(),
+            Some(
+                "jsonl"
+                    | "ndjson"
+                    | "jsonlines"
+                    | "json"
+                    | "csv"
+                    | "tsv"
+                    | "tab"
+                    | "parquet"
+                    | "pq"
+            )
         )
     }
 }
@@ -190,9 +203,10 @@ impl DatasetReader {
         }
         let mut head = [0u8; 512];
         let n = read_head(&mut file, &mut head).map_err(io)?;
-        let format = DatasetFormat::detect(path, &head[..n]).ok_or_else(|| LoadError::UnknownFormat {
-            path: path.to_owned(),
-        })?;
+        let format =
+            DatasetFormat::detect(path, &head[..n]).ok_or_else(|| LoadError::UnknownFormat {
+                path: path.to_owned(),
+            })?;
         if format == DatasetFormat::Parquet {
             return Err(LoadError::ParquetUnsupported {
                 path: path.to_owned(),
@@ -302,12 +316,21 @@ impl DatasetReader {
         let item = batch.items.remove(pos);
         batch.items.drain(..pos);
         let RawItem::Record { line, start, end } = item else {
-            return Err(header_err(1, 1, "the header line is longer than --max-line-bytes"));
+            return Err(header_err(
+                1,
+                1,
+                "the header line is longer than --max-line-bytes",
+            ));
         };
         let bytes = &batch.buf[start..end];
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        let text = std::str::from_utf8(bytes)
-            .map_err(|e| header_err(line, e.valid_up_to() as u64 + 1, "the header is not valid UTF-8"))?;
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            header_err(
+                line,
+                e.valid_up_to() as u64 + 1,
+                "the header is not valid UTF-8",
+            )
+        })?;
         let delim = self.delimiter();
         let values = csv::split_record(text, line, delim, self.limits.max_fields)
             .map_err(|e| header_err(e.line, e.column, &e.message))?;
@@ -332,11 +355,19 @@ impl DatasetReader {
     }
 
     fn delimiter(&self) -> u8 {
-        if self.format == DatasetFormat::Tsv { b'\t' } else { b',' }
+        if self.format == DatasetFormat::Tsv {
+            b'\t'
+        } else {
+            b','
+        }
     }
 
     /// Parses one raw record of `batch`. `None` for blank lines.
-    pub(crate) fn parse<'a>(&self, batch: &'a Batch, item: &RawItem) -> Option<Result<Row<'a>, RowError>> {
+    pub(crate) fn parse<'a>(
+        &self,
+        batch: &'a Batch,
+        item: &RawItem,
+    ) -> Option<Result<Row<'a>, RowError>> {
         match *item {
             RawItem::TooLong { line, len } => Some(Err(RowError {
                 line,
@@ -366,12 +397,15 @@ impl DatasetReader {
                             line: line + line_off,
                             column,
                             limit: false,
-                            message: "invalid UTF-8 (loaders disagree on how to decode it)".to_owned(),
+                            message: "invalid UTF-8 (loaders disagree on how to decode it)"
+                                .to_owned(),
                         }));
                     }
                 };
                 Some(match self.format {
-                    DatasetFormat::Jsonl => json::parse_row(text, line, self.limits.max_depth, self.limits.max_fields),
+                    DatasetFormat::Jsonl => {
+                        json::parse_row(text, line, self.limits.max_depth, self.limits.max_fields)
+                    }
                     DatasetFormat::Csv | DatasetFormat::Tsv => {
                         let header = self.header.as_deref().unwrap_or(&[]);
                         csv::parse_row(text, line, self.delimiter(), header, self.limits.max_fields)
@@ -402,7 +436,11 @@ fn read_head(file: &mut File, head: &mut [u8]) -> std::io::Result<usize> {
 }
 
 /// Parses one JSONL line outside a file (for fuzzing and embedding).
-pub fn parse_jsonl_line<'a>(line: &'a str, line_no: u64, limits: &DatasetLimits) -> Result<Row<'a>, RowError> {
+pub fn parse_jsonl_line<'a>(
+    line: &'a str,
+    line_no: u64,
+    limits: &DatasetLimits,
+) -> Result<Row<'a>, RowError> {
     json::parse_row(line, line_no, limits.max_depth, limits.max_fields)
 }
 

@@ -50,7 +50,6 @@ pub(crate) struct Splitter<R> {
     pub(crate) bytes_read: u64,
 }
 
-
 impl<R: Read> Splitter<R> {
     pub(crate) fn new(reader: R, csv: bool, max_record: usize) -> Self {
         Splitter {
@@ -105,7 +104,14 @@ impl<R: Read> Splitter<R> {
 
     /// Finds record boundaries in `buf`; records go to `batch.items`, the unfinished tail to
     /// `self.carry` (or is skipped when over-long).
-    fn split(&mut self, buf: &[u8], base_line: u64, mut in_quotes: bool, carried: usize, batch: &mut Batch) {
+    fn split(
+        &mut self,
+        buf: &[u8],
+        base_line: u64,
+        mut in_quotes: bool,
+        carried: usize,
+        batch: &mut Batch,
+    ) {
         let mut line = base_line;
         let mut rec_start = 0usize;
         let mut rec_line = base_line;
@@ -165,7 +171,10 @@ impl<R: Read> Splitter<R> {
             let _ = start_line;
             if self.eof {
                 let (start_line, len) = self.skipping.take().unwrap_or_default();
-                batch.items.push(RawItem::TooLong { line: start_line, len });
+                batch.items.push(RawItem::TooLong {
+                    line: start_line,
+                    len,
+                });
             }
             self.carry_line = line;
             self.carry_in_quotes = in_quotes;
@@ -250,13 +259,27 @@ mod tests {
     #[test]
     fn jsonl_lines_and_crlf() {
         let got = split_all(b"{\"a\":1}\r\n\n{\"b\":2}", false, 100);
-        assert_eq!(got, [(1, "{\"a\":1}".into()), (2, String::new()), (3, "{\"b\":2}".into())]);
+        assert_eq!(
+            got,
+            [
+                (1, "{\"a\":1}".into()),
+                (2, String::new()),
+                (3, "{\"b\":2}".into())
+            ]
+        );
     }
 
     #[test]
     fn csv_quoted_newlines_stay_in_one_record() {
         let got = split_all(b"a,b\n\"x\ny\",2\nz,3\n", true, 100);
-        assert_eq!(got, [(1, "a,b".into()), (2, "\"x\ny\",2".into()), (4, "z,3".into())]);
+        assert_eq!(
+            got,
+            [
+                (1, "a,b".into()),
+                (2, "\"x\ny\",2".into()),
+                (4, "z,3".into())
+            ]
+        );
     }
 
     #[test]
