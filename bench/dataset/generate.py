@@ -453,7 +453,7 @@ def main():
         json.dump({"variant": "clean", "kind": "clean", "poisoned_lines": []}, f)
     for name, make in variants.items():
         if only and name not in only:
-            continue
+            continue  # `--only none` writes the clean control alone
         out, chosen, meta = make()
         write(os.path.join(args.out, name + ".jsonl"), out)
         meta.update({"variant": name, "rows": len(out), "poisoned_lines": [i + 1 for i in chosen]})
