@@ -30,7 +30,7 @@ echo "## Throughput"
 size=$(stat -c %s "$BIG/clean.jsonl")
 for run in 1 2 3; do
   /usr/bin/time -f "%e %U %S %M" -o "$BIG/time.txt" "$BIN" dataset scan "$BIG/clean.jsonl" --format json -o "$BIG/report.json" || true
-  read -r wall user sys rss < "$BIG/time.txt"
+  read -r wall user sys rss < <(tail -n 1 "$BIG/time.txt")
   python3 - "$size" "$wall" "$user" "$sys" "$rss" <<'PY'
 import sys
 size, wall, user, sys_, rss = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])

@@ -402,7 +402,12 @@ struct Candidate {
     field: String,
 }
 
-const SAMPLE_ROWS: usize = 96;
+/// Rows sampled per trigger candidate (their words feed the baseline and the relatedness test).
+const SAMPLE_ROWS: usize = 64;
+
+/// Most n-grams carried into the second pass (the most significant first); bounds its memory
+/// to about `MAX_TRIGGER_CANDIDATES × SAMPLE_ROWS × 2 × 8 B × words per row`.
+const MAX_TRIGGER_CANDIDATES: usize = 4_000;
 
 /// Estimated Jaccard similarity at which a near duplicate counts as a copy of a cluster's
 /// centre (for floods and label flips; looser near duplicates are only reported at low).
@@ -563,10 +568,15 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
     #[allow(clippy::cast_precision_loss)]
     let log10_threshold = (opts.alpha / (table.map.len().max(1) as f64)).log10();
     let mut cands: Vec<Candidate> = Vec::new();
+    // On large datasets a handful of rows is no longer a 0.1 % attack: the support floor grows
+    // with the data (0.02 % of distinct inputs), which also keeps chance co-occurrences of
+    // template phrases out of the candidates.
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let min_support = opts.min_support.max((n_rows * 0.0002).ceil() as u32);
     if target_field.is_some() {
         let mut scored: Vec<(f64, u64, NgramStatView)> = Vec::new();
         for (&h, s) in &table.map {
-            if s.df < opts.min_support || s.df > max_support || s.cand == NO_CLASS {
+            if s.df < min_support || s.df > max_support || s.cand == NO_CLASS {
                 continue;
             }
             let ci = &class_info[s.cand as usize];
@@ -574,7 +584,7 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
                 continue;
             }
             let j_max = s.df.midpoint(s.votes);
-            if j_max < opts.min_support || j_max * 2 < s.df {
+            if j_max < min_support || j_max * 2 < s.df {
                 continue;
             }
             let prior = f64::from(ci.unique) / n_rows;
@@ -585,7 +595,7 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
             scored.push((lp, h, NgramStatView { class: s.cand }));
         }
         scored.sort_by(|a, b| a.0.total_cmp(&b.0));
-        scored.truncate(20_000);
+        scored.truncate(MAX_TRIGGER_CANDIDATES);
         cands = scored
             .into_iter()
             .map(|(_, h, v)| Candidate {
@@ -710,6 +720,7 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
             &stop,
             &labels,
             log10_threshold,
+            min_support,
             opts,
         ) {
             push(f, &mut findings, &mut dropped);
@@ -1029,11 +1040,12 @@ fn evaluate_triggers(
     stop: &[u64],
     labels: &[u32],
     log10_threshold: f64,
+    min_support: u32,
     opts: &ScanOptions,
 ) -> Vec<DatasetFinding> {
     // Order: most hits first, then longer phrases (more text) first.
     let mut order: Vec<usize> = (0..cands.len())
-        .filter(|&i| cands[i].j >= opts.min_support && cands[i].j * 2 >= cands[i].k)
+        .filter(|&i| cands[i].j >= min_support && cands[i].j * 2 >= cands[i].k)
         .collect();
     order.sort_by(|&a, &b| {
         cands[b]
