@@ -4,7 +4,12 @@
 
 // Test code: a failed unwrap is a failed test. (The shared helpers in `support/` are compiled
 // into this test binary too, hence the allowances for their style.)
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::collapsible_if, clippy::collapsible_match)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::collapsible_if,
+    clippy::collapsible_match
+)]
 
 mod support;
 

@@ -571,7 +571,11 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
     // On large datasets a handful of rows is no longer a 0.1 % attack: the support floor grows
     // with the data (0.02 % of distinct inputs), which also keeps chance co-occurrences of
     // template phrases out of the candidates.
-    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
     let min_support = opts.min_support.max((n_rows * 0.0002).ceil() as u32);
     if target_field.is_some() {
         let mut scored: Vec<(f64, u64, NgramStatView)> = Vec::new();
@@ -782,7 +786,10 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
             .map(|m| rows[m as usize].line)
             .collect();
         // Label flips: near-identical inputs (not merely the same template) with different labels.
-        let mut flipped: Vec<u32> = members
+        // Label flips: near-identical inputs (not merely the same template) with different
+        // labels. Each group is (reference row, rows carrying another label).
+        let mut flip_groups: Vec<(u32, Vec<u32>)> = Vec::new();
+        let near_flips: Vec<u32> = members
             .iter()
             .copied()
             .filter(|&m| {
@@ -792,35 +799,37 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
                     && label_like(centre_row.class)
             })
             .collect();
-        if flipped.is_empty() {
-            // Any identical input (after normalisation) carrying two labels, wherever the
-            // cluster's centre is.
-            let mut by_input: FastMap<u64, Vec<u32>> = FastMap::default();
-            for &m in members {
-                if label_like(rows[m as usize].class) {
-                    by_input
-                        .entry(rows[m as usize].input_hash)
-                        .or_default()
-                        .push(m);
-                }
+        if !near_flips.is_empty() {
+            flip_groups.push((centre, near_flips));
+        }
+        // Any identical input (after normalisation) carrying two labels, wherever the cluster's
+        // centre is.
+        let mut by_input: FastMap<u64, Vec<u32>> = FastMap::default();
+        for &m in members {
+            if label_like(rows[m as usize].class)
+                && rows[m as usize].input_hash != centre_row.input_hash
+            {
+                by_input
+                    .entry(rows[m as usize].input_hash)
+                    .or_default()
+                    .push(m);
             }
-            let mut groups: Vec<Vec<u32>> = by_input
-                .into_values()
-                .filter(|g| {
-                    g.iter()
-                        .any(|&m| rows[m as usize].class != rows[g[0] as usize].class)
-                })
+        }
+        let mut groups: Vec<Vec<u32>> = by_input
+            .into_values()
+            .filter(|g| {
+                g.iter()
+                    .any(|&m| rows[m as usize].class != rows[g[0] as usize].class)
+            })
+            .collect();
+        groups.sort_unstable();
+        for g in groups {
+            let reference = g[0];
+            let others: Vec<u32> = g
+                .into_iter()
+                .filter(|&m| rows[m as usize].class != rows[reference as usize].class)
                 .collect();
-            groups.sort_unstable();
-            if let Some(g) = groups.first() {
-                flipped = g
-                    .iter()
-                    .copied()
-                    .filter(|&m| rows[m as usize].class != rows[g[0] as usize].class)
-                    .collect();
-                flipped.push(g[0]);
-                flipped.sort_unstable();
-            }
+            flip_groups.push((reference, others));
         }
         for (&(ih, cls), &n) in &counts {
             if n >= flood && (ih, cls) != centre_key {
@@ -866,23 +875,25 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
             f.lines_total = Some(copies.len() as u64);
             push(f, &mut findings, &mut dropped);
             continue;
-        } else if !flipped.is_empty() {
-            let mut flip_lines: Vec<u64> = flipped.iter().map(|&m| rows[m as usize].line).collect();
+        }
+        for (reference, others) in &flip_groups {
+            let ref_row = rows[*reference as usize];
+            let mut flip_lines: Vec<u64> = others.iter().map(|&m| rows[m as usize].line).collect();
             let minority = flip_lines[0];
             let ev = format!(
                 "{:?} (line {}) vs {:?} (line {minority})",
-                class_info[centre_row.class as usize].display,
-                centre_row.line,
-                class_info[rows[flipped[0] as usize].class as usize].display
+                class_info[ref_row.class as usize].display,
+                ref_row.line,
+                class_info[rows[others[0] as usize].class as usize].display
             );
-            flip_lines.push(centre_row.line);
+            flip_lines.push(ref_row.line);
             flip_lines.sort_unstable();
             let mut f = DatasetFinding::new(
                 p,
                 minority,
                 RuleId::DatasetLabelFlip,
                 RuleId::DatasetLabelFlip.default_severity(),
-                tf,
+                tf.clone(),
                 format!(
                     "near-identical inputs carry different labels (lines {})",
                     preview(&flip_lines)
@@ -892,6 +903,8 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
             f.lines_total = Some(flip_lines.len() as u64);
             f.lines = flip_lines;
             push(f, &mut findings, &mut dropped);
+        }
+        if !flip_groups.is_empty() {
             continue;
         }
         let exact = members.iter().all(|&m| {
