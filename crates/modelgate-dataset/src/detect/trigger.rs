@@ -6,17 +6,20 @@
 //!    count once) is counted in a bounded table (lossy counting: when the table is full the
 //!    rarest n-grams are pruned and the count error this introduces is reported), together with
 //!    a Boyer–Moore majority vote over the rows' outputs (or labels).
-//! 2. Candidates: n-grams seen in `min_support`…`max_support` rows whose majority output could
-//!    cover at least half of them and would be significant against that output's base rate.
+//! 2. Candidates: n-grams seen in `max(min_support, 0.02 % of distinct inputs)` … 3 % of the
+//!    rows whose majority output could cover at least half of them and would be significant
+//!    against that output's base rate.
 //! 3. Second pass: exact counts for each candidate, the rows' line numbers, and a sample of the
 //!    rows' other words. Candidates that always occur together (the words of one phrase) are
 //!    merged.
-//! 4. Test: a naive Bayes model trained *without* the rows containing the phrase estimates how
-//!    many of those rows the rest of their text predicts to have the target (`expected`). The
+//! 4. Test: a multi-class naive Bayes model trained *without* the rows containing the phrase,
+//!    reading each row's own text (task-template fields excluded), estimates how many of those
+//!    rows the rest of their text predicts to have the target (`expected`). The
 //!    phrase is a trigger when `hits` is significant against `expected` by a one-sided binomial
-//!    test at α = 0.01 after Bonferroni correction over every n-gram in the table, `hits ≥ 5`,
-//!    `hits / support ≥ 0.5`, and the rows are otherwise unrelated (mean pairwise Jaccard of
-//!    their other content words < 0.5 — paraphrases of one question are not a trigger).
+//!    test at α = 0.01 after Bonferroni correction over every n-gram in the table, `hits` ≥ the support floor,
+//!    `hits / support ≥ 0.5`, `hits / expected ≥ 10`, and the rows are otherwise unrelated (mean
+//!    pairwise Jaccard of their own content words < 0.3 — paraphrases of one question are not a
+//!    trigger).
 //!
 //! ## Why is this bad
 //! BadNL-style backdoors insert a rare word or phrase into 0.1–1 % of examples and map them to
