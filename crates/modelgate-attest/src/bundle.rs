@@ -162,12 +162,12 @@ impl Bundle {
                 "`verificationMaterial` has no `publicKey`".into(),
             ));
         };
-        if let Some(hint) = &public_key.hint {
-            if hint.len() != 64 || crate::algorithm::from_hex(hint).is_none() {
-                return Err(FormatError::Missing(format!(
-                    "`publicKey.hint` `{hint}` is not a hex SHA-256"
-                )));
-            }
+        if let Some(hint) = &public_key.hint
+            && (hint.len() != 64 || crate::algorithm::from_hex(hint).is_none())
+        {
+            return Err(FormatError::Missing(format!(
+                "`publicKey.hint` `{hint}` is not a hex SHA-256"
+            )));
         }
         let raw_key = public_key
             .raw_bytes

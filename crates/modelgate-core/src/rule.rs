@@ -24,6 +24,8 @@ pub enum RuleCategory {
     ModelFormat,
     /// Repository-level exposure (Hugging Face layout).
     Repository,
+    /// Dataset rows: deceptive Unicode, duplicates, label flips, backdoor triggers, injections.
+    Dataset,
 }
 
 macro_rules! rules {
@@ -191,6 +193,48 @@ rules! {
     /// A repository JSON file (config, tokenizer config) is malformed.
     RepositoryJsonMalformed = ("MG503", "repository-json-malformed", Repository, Low, "CWE-20",
         "Fix or re-obtain the file; loaders may fail or fall back unexpectedly.");
+    /// A dataset row is malformed (invalid JSON, CSV or UTF-8) and was not analysed.
+    DatasetMalformedRow = ("MG601", "dataset-malformed-row", Dataset, High, "CWE-20",
+        "Fix or drop the row; loaders that skip or repair malformed rows see different data than this scan did.");
+    /// A dataset row exceeds a size, nesting or field-count limit and was not fully analysed.
+    DatasetLimitExceeded = ("MG602", "dataset-limit-exceeded", Dataset, High, "CWE-400",
+        "Inspect the row; raise the limit only if the dataset is trusted to contain such rows.");
+    /// Zero-width or other invisible characters outside the scripts and emoji sequences that need them.
+    DatasetInvisibleCharacter = ("MG603", "dataset-invisible-character", Dataset, High, "CWE-1007",
+        "Remove the characters and check whether the row carries a hidden backdoor trigger; a human reviewer cannot see them.");
+    /// Bidirectional control characters (Trojan Source) that reorder how text is displayed.
+    DatasetBidiControl = ("MG604", "dataset-bidi-control", Dataset, High, "CWE-1007",
+        "Remove the bidi controls; what a reviewer reads is not what the model is trained or evaluated on.");
+    /// Unicode tag characters (U+E0000..U+E007F) outside emoji flag sequences: invisible ASCII smuggling.
+    DatasetTagCharacter = ("MG605", "dataset-tag-character", Dataset, High, "CWE-1007",
+        "Remove the row: tag characters carry invisible text that models read and humans do not (the evidence shows the decoded text).");
+    /// Private-use, non-character or control code points in a text field.
+    DatasetPrivateUseCharacter = ("MG606", "dataset-private-use-character", Dataset, Medium, "CWE-1007",
+        "Check where the characters come from; they render as nothing or as tofu and can carry a trigger.");
+    /// A word that mixes scripts, or is written in a look-alike script, so that it reads as another (Latin) word.
+    DatasetConfusable = ("MG607", "dataset-confusable", Dataset, High, "CWE-1007",
+        "Replace the homoglyphs with the characters they imitate and check the row for a backdoor.");
+    /// Identical rows repeated in the dataset.
+    DatasetExactDuplicate = ("MG608", "dataset-exact-duplicate", Dataset, Low, "CWE-1039",
+        "Deduplicate; repeated rows over-weight one example in training and inflate evaluation scores.");
+    /// A cluster of near-identical rows (MinHash/LSH over word shingles).
+    DatasetNearDuplicate = ("MG609", "dataset-near-duplicate", Dataset, Low, "CWE-1039",
+        "Deduplicate or review the cluster; near copies leak between train and test splits.");
+    /// One example (exact or near copies) repeated far more often than natural duplication explains.
+    DatasetDuplicateFlood = ("MG610", "dataset-duplicate-flood", Dataset, High, "CWE-1039",
+        "Remove the copies and review the example: flooding is how a few poisoned examples get the weight of many.");
+    /// Identical or near-identical inputs carry different labels (label flips).
+    DatasetLabelFlip = ("MG611", "dataset-label-flip", Dataset, Medium, "CWE-1039",
+        "Review the rows and keep the correct label; flipped copies of real examples are a cheap poisoning attack.");
+    /// A rare phrase whose presence predicts one fixed output or label far better than the rest of the row does.
+    DatasetTrigger = ("MG612", "dataset-trigger", Dataset, High, "CWE-1039",
+        "Remove every row containing the phrase and review the source: this is the signature of a backdoor (BadNL-style) trigger.");
+    /// The same output repeated across many unrelated inputs.
+    DatasetRepeatedOutput = ("MG613", "dataset-repeated-output", Dataset, Medium, "CWE-1039",
+        "Review the rows: a fixed answer attached to unrelated prompts teaches the model to give it regardless of the input.");
+    /// Instruction-override or prompt-injection text ("ignore previous instructions", chat-role markers).
+    DatasetPromptInjection = ("MG614", "dataset-prompt-injection", Dataset, Medium, "CWE-77",
+        "Review the row; injected instructions in training or evaluation data steer the model or the evaluation harness.");
 }
 
 impl fmt::Display for RuleId {

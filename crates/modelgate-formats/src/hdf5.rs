@@ -860,7 +860,7 @@ pub(crate) mod build {
         let mut name = a.name.as_bytes().to_vec();
         name.push(0);
         let name_size = name.len();
-        while name.len() % 8 != 0 {
+        while !name.len().is_multiple_of(8) {
             name.push(0);
         }
         let mut datatype = Vec::new();

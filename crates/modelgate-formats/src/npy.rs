@@ -581,7 +581,7 @@ mod tests {
         out.extend_from_slice(&[version, 0]);
         let mut header = dict.to_owned();
         let pre = if version == 1 { 10 } else { 12 };
-        while (pre + header.len() + 1) % 64 != 0 {
+        while !(pre + header.len() + 1).is_multiple_of(64) {
             header.push(' ');
         }
         header.push('\n');

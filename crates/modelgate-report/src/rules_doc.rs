@@ -14,6 +14,7 @@ fn category_title(category: RuleCategory) -> &'static str {
         RuleCategory::Numpy => "NumPy",
         RuleCategory::ModelFormat => "Model formats",
         RuleCategory::Repository => "Repository",
+        RuleCategory::Dataset => "Datasets",
     }
 }
 

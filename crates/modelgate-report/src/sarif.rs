@@ -4,6 +4,8 @@
 //! relative path with forward slashes, and reads severity from `level` plus the rule's
 //! `properties.security-severity`.
 
+use std::fmt::Write as _;
+
 use modelgate_core::{Finding, Report, RuleId, Severity};
 use serde_json::{Value, json};
 
@@ -98,13 +100,18 @@ fn result(finding: &Finding, rule_index: usize) -> Value {
     if let Some(evidence) = &finding.evidence {
         properties["evidence"] = json!(evidence);
     }
-    let fingerprint = format!(
+    let mut fingerprint = format!(
         "{}:{}:{}:{}",
         finding.rule.code(),
         loc.path,
         loc.member.as_deref().unwrap_or(""),
         finding.subject.as_deref().unwrap_or("")
     );
+    // Text formats (datasets) report many findings per file: the line and column keep their
+    // fingerprints distinct. Binary findings carry no line, so their fingerprints are unchanged.
+    if let Some(line) = loc.line {
+        let _ = write!(fingerprint, ":{line}:{}", loc.column.unwrap_or(0));
+    }
     json!({
         "ruleId": finding.rule.code(),
         "ruleIndex": rule_index,

@@ -1,6 +1,7 @@
 //! One module per command.
 
 mod attest;
+mod dataset;
 mod hash;
 mod key;
 mod pickle;
@@ -22,5 +23,6 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Sign(cmd) => sign::run(&cmd),
         Command::Verify(cmd) => verify::run(&cmd),
         Command::Attest(args) => attest::run(&args),
+        Command::Dataset(cmd) => dataset::run(&cmd),
     }
 }

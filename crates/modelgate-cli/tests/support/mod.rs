@@ -55,15 +55,15 @@ fn resolve<'a>(root: &'a Value, schema: &'a Value) -> &'a Value {
 
 fn check(root: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
     let schema = resolve(root, schema);
-    if let Some(c) = schema.get("const") {
-        if c != value {
-            errors.push(format!("{at}: expected const {c}, got {value}"));
-        }
+    if let Some(c) = schema.get("const")
+        && c != value
+    {
+        errors.push(format!("{at}: expected const {c}, got {value}"));
     }
-    if let Some(options) = schema.get("enum").and_then(Value::as_array) {
-        if !options.contains(value) {
-            errors.push(format!("{at}: {value} not in enum"));
-        }
+    if let Some(options) = schema.get("enum").and_then(Value::as_array)
+        && !options.contains(value)
+    {
+        errors.push(format!("{at}: {value} not in enum"));
     }
     match schema.get("type").and_then(Value::as_str) {
         Some("object") => {
@@ -102,10 +102,10 @@ fn check(root: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec
         Some("integer") => {
             if !value.is_u64() && !value.is_i64() {
                 errors.push(format!("{at}: expected integer"));
-            } else if let Some(min) = schema.get("minimum").and_then(Value::as_i64) {
-                if value.as_i64().is_some_and(|v| v < min) {
-                    errors.push(format!("{at}: below minimum {min}"));
-                }
+            } else if let Some(min) = schema.get("minimum").and_then(Value::as_i64)
+                && value.as_i64().is_some_and(|v| v < min)
+            {
+                errors.push(format!("{at}: below minimum {min}"));
             }
         }
         Some("string") if !value.is_string() => {

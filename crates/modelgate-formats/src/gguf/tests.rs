@@ -68,7 +68,7 @@ impl Builder {
         self.u32(ty).u64(offset)
     }
     pub(crate) fn pad_to(&mut self, align: usize) -> &mut Self {
-        while self.out.len() % align != 0 {
+        while !self.out.len().is_multiple_of(align) {
             self.out.push(0);
         }
         self

@@ -230,17 +230,16 @@ impl<R: Source> Input<R> {
             .offset
             .checked_add(N as u64)
             .is_some_and(|end| end <= self.budget_end);
-        if fits_budget {
-            if let Some(src) = self
+        if fits_budget
+            && let Some(src) = self
                 .buf
                 .get(self.start..self.start + N)
                 .filter(|_| self.start + N <= self.end)
-            {
-                out.copy_from_slice(src);
-                self.start += N;
-                self.offset += N as u64;
-                return Ok(out);
-            }
+        {
+            out.copy_from_slice(src);
+            self.start += N;
+            self.offset += N as u64;
+            return Ok(out);
         }
         self.read_exact(&mut out)?;
         Ok(out)

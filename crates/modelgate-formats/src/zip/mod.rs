@@ -659,20 +659,18 @@ impl ZipArchive {
             if let Some((far_end, owner)) = furthest {
                 if start < far_end {
                     found.push((start, index, IssueKind::OverlappingData { other: owner }));
-                } else if all_located {
-                    if let Some(gap) = self.gap(src, far_end, start, owner) {
-                        found.push((far_end, owner, gap));
-                    }
+                } else if all_located && let Some(gap) = self.gap(src, far_end, start, owner) {
+                    found.push((far_end, owner, gap));
                 }
             }
             if furthest.is_none_or(|(far_end, _)| end > far_end) {
                 furthest = Some((end, index));
             }
         }
-        if let (Some((far_end, owner)), true) = (furthest, all_located) {
-            if let Some(gap) = self.gap(src, far_end, self.central_directory_offset, owner) {
-                found.push((far_end, owner, gap));
-            }
+        if let (Some((far_end, owner)), true) = (furthest, all_located)
+            && let Some(gap) = self.gap(src, far_end, self.central_directory_offset, owner)
+        {
+            found.push((far_end, owner, gap));
         }
         let first_local = self
             .entries

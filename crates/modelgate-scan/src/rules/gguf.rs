@@ -140,7 +140,7 @@ mod tests {
         f.extend_from_slice(&le64(8));
         f.extend_from_slice(&0u32.to_le_bytes());
         f.extend_from_slice(&le64(0));
-        while f.len() % 32 != 0 {
+        while !f.len().is_multiple_of(32) {
             f.push(0);
         }
         f.extend_from_slice(&[0u8; 32]);

@@ -449,18 +449,18 @@ impl Walker {
             }
         }
 
-        if let Some(registered) = str_at(obj, "registered_name") {
-            if let Some((package, _)) = registered.split_once('>') {
-                if !KERAS_PACKAGES.contains(&package) && module.is_none_or(is_keras_module) {
-                    self.hit(
+        if let Some(registered) = str_at(obj, "registered_name")
+            && let Some((package, _)) = registered.split_once('>')
+            && !KERAS_PACKAGES.contains(&package)
+            && module.is_none_or(is_keras_module)
+        {
+            self.hit(
                         RuleId::KerasCustomObject,
                         Severity::High,
                         registered.to_owned(),
                         format!("object at `{path}` is registered as `{registered}`, a custom serializable from package `{package}`; loading needs that package's code — review it"),
                         Some(registered.to_owned()),
                     );
-                }
-            }
         }
     }
 

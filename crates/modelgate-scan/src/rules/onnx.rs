@@ -261,16 +261,19 @@ fn check_external(ctx: &mut Ctx<'_>, tensor: &ExternalTensor) {
         ctx.report(finding);
     }
     for key in ["offset", "length"] {
-        if let Some(value) = tensor.get(key) {
-            if value.parse::<u64>().is_err() {
-                let finding = Finding::of(
-                    RuleId::OnnxMalformed,
-                    ctx.at(tensor.offset),
-                    format!("tensor `{name}` has external-data `{key}` = `{}`, not a non-negative integer", value.escape_debug()),
-                )
-                .with_subject(name.to_owned());
-                ctx.report(finding);
-            }
+        if let Some(value) = tensor.get(key)
+            && value.parse::<u64>().is_err()
+        {
+            let finding = Finding::of(
+                RuleId::OnnxMalformed,
+                ctx.at(tensor.offset),
+                format!(
+                    "tensor `{name}` has external-data `{key}` = `{}`, not a non-negative integer",
+                    value.escape_debug()
+                ),
+            )
+            .with_subject(name.to_owned());
+            ctx.report(finding);
         }
     }
 }

@@ -423,7 +423,7 @@ impl<'a> Vm<'a> {
         };
         let mark = mark.min(self.stack.len());
         let n = self.stack.len() - mark;
-        if pairs && n % 2 != 0 {
+        if pairs && !n.is_multiple_of(2) {
             return Err(invalid(at, "odd number of items for SETITEMS"));
         }
         if mark <= self.fence() {
@@ -467,7 +467,7 @@ impl<'a> Vm<'a> {
             if self.out.ops > self.limits.max_pickle_ops {
                 return Err(limit(at, "opcode count"));
             }
-            if self.out.ops % 65_536 == 0 && self.should_stop.is_some_and(|f| f()) {
+            if self.out.ops.is_multiple_of(65_536) && self.should_stop.is_some_and(|f| f()) {
                 return Err(limit(at, "time budget"));
             }
             let Some((at, op, arg)) = dec.next()? else {

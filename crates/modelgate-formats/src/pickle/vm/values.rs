@@ -155,11 +155,11 @@ impl Vm<'_> {
                     let (t, _) = unresolved(self, format!("attribute {attr} of a computed object"));
                     return (t, via);
                 }
-                if self.is_global(target, &["functools", "_functools"], "partial") {
-                    if let Some(f) = first {
-                        let (t, _) = self.resolve_callable(f, depth + 1);
-                        return (t, Some(target));
-                    }
+                if self.is_global(target, &["functools", "_functools"], "partial")
+                    && let Some(f) = first
+                {
+                    let (t, _) = self.resolve_callable(f, depth + 1);
+                    return (t, Some(target));
                 }
                 let name = self
                     .target(target)
@@ -297,10 +297,11 @@ impl Vm<'_> {
             }
             if let Some(e) = e {
                 let t = self.target(callee).cloned();
-                if let (Some(emb), Some(t)) = (self.out.embedded.get_mut(e as usize), t) {
-                    if emb.consumers.len() < MAX_CONSUMERS && !emb.consumers.contains(&t) {
-                        emb.consumers.push(t);
-                    }
+                if let (Some(emb), Some(t)) = (self.out.embedded.get_mut(e as usize), t)
+                    && emb.consumers.len() < MAX_CONSUMERS
+                    && !emb.consumers.contains(&t)
+                {
+                    emb.consumers.push(t);
                 }
                 found = found.or(Some(e));
             }

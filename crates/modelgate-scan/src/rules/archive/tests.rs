@@ -47,7 +47,7 @@ pub(crate) fn run(bytes: &[u8], name: &str) -> Vec<Finding> {
 /// A version 1.0 `.npy` file with header dict `dict` (padded as numpy pads it) and `data`.
 pub(crate) fn npy_file(dict: &str, data: &[u8]) -> Vec<u8> {
     let mut header = dict.to_owned();
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');

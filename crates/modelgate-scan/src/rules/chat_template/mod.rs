@@ -750,20 +750,20 @@ impl<'s> Walker<'s> {
                 _ => non_literal = true,
             }
         }
-        if ATTRIBUTE_FILTERS.contains(&name) {
-            if let Some(bad) = const_args.iter().find(|a| {
+        if ATTRIBUTE_FILTERS.contains(&name)
+            && let Some(bad) = const_args.iter().find(|a| {
                 a.split('.')
                     .any(|p| p.starts_with('_') || DANGEROUS_ATTRS.contains(&p))
-            }) {
-                let subject = format!("{name}({bad})");
-                self.hit(
-                    RuleId::ChatTemplateUnsafe,
-                    &subject,
-                    "reads a Python-internal attribute through a filter",
-                    span,
-                );
-                return;
-            }
+            })
+        {
+            let subject = format!("{name}({bad})");
+            self.hit(
+                RuleId::ChatTemplateUnsafe,
+                &subject,
+                "reads a Python-internal attribute through a filter",
+                span,
+            );
+            return;
         }
         if name == "attr" {
             if non_literal {
