@@ -35,8 +35,17 @@ fn missing_path_is_a_usage_error() {
 fn bad_flags_are_usage_errors() {
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(code(&modelgate(&["scan"], dir.path())), 2);
-    assert_eq!(code(&modelgate(&["scan", "--fail-on", "severe", "."], dir.path())), 2);
-    assert_eq!(code(&modelgate(&["scan", "--format", "xml", "."], dir.path())), 2);
+    assert_eq!(
+        code(&modelgate(
+            &["scan", "--fail-on", "severe", "."],
+            dir.path()
+        )),
+        2
+    );
+    assert_eq!(
+        code(&modelgate(&["scan", "--format", "xml", "."], dir.path())),
+        2
+    );
     assert_eq!(code(&modelgate(&["--version"], dir.path())), 0);
 }
 
@@ -51,7 +60,10 @@ fn clean_directory_passes_and_lists_hashes() {
     assert_eq!(files.len(), 2);
     assert_eq!(files[0]["path"], "./README.md");
     // printf '# a model\n' | sha256sum
-    assert_eq!(files[0]["sha256"], "47d7ea50eef1ddae2b1fe8d39b8c3a022a7bebd99494c92055043735cdbd7256");
+    assert_eq!(
+        files[0]["sha256"],
+        "47d7ea50eef1ddae2b1fe8d39b8c3a022a7bebd99494c92055043735cdbd7256"
+    );
     assert_eq!(files[1]["format"], "json");
 }
 
@@ -92,7 +104,10 @@ fn json_report_matches_published_schema() {
 fn sarif_is_2_1_0_with_rules_and_results() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("model.safetensors"), EVIL_P0).unwrap();
-    let out = modelgate(&["scan", "--format", "sarif", "model.safetensors"], dir.path());
+    let out = modelgate(
+        &["scan", "--format", "sarif", "model.safetensors"],
+        dir.path(),
+    );
     assert_eq!(code(&out), 1);
     let sarif: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(sarif["version"], "2.1.0");
@@ -113,10 +128,14 @@ fn sarif_is_2_1_0_with_rules_and_results() {
 fn output_file_and_unreadable_file() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("ok.txt"), "fine").unwrap();
-    let out = modelgate(&["scan", "--format", "json", "-o", "r.json", "."], dir.path());
+    let out = modelgate(
+        &["scan", "--format", "json", "-o", "r.json", "."],
+        dir.path(),
+    );
     assert_eq!(code(&out), 0);
     assert!(stdout(&out).is_empty());
-    let written: Value = serde_json::from_str(&fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
+    let written: Value =
+        serde_json::from_str(&fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
     assert_eq!(written["schema_version"], 1);
 }
 
@@ -126,7 +145,13 @@ fn rules_command_lists_catalogue() {
     let out = modelgate(&["rules", "--format", "json"], dir.path());
     assert_eq!(code(&out), 0);
     let rules: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert!(rules.as_array().unwrap().iter().any(|r| r["name"] == "pickle-dangerous-callable"));
+    assert!(
+        rules
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["name"] == "pickle-dangerous-callable")
+    );
     let human = stdout(&modelgate(&["rules"], dir.path()));
     assert!(human.contains("MG101  pickle-dangerous-callable"));
 }

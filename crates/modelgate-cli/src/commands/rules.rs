@@ -26,7 +26,9 @@ pub(crate) fn run(args: &RulesArgs) -> anyhow::Result<Outcome> {
             out
         }
         OutputFormat::Sarif => {
-            anyhow::bail!("`modelgate rules` prints human or json; SARIF embeds the rules in every scan report")
+            anyhow::bail!(
+                "`modelgate rules` prints human or json; SARIF embeds the rules in every scan report"
+            )
         }
     };
     std::io::stdout().lock().write_all(text.as_bytes())?;
