@@ -118,12 +118,6 @@ impl HostFeatures {
         CACHE.get_or_init(Self::probe)
     }
 
-    fn has_ns(&self, name: &str) -> bool {
-        self.namespaces
-            .iter()
-            .any(|n| n.name == name && n.available)
-    }
-
     fn has_cgroup(&self, c: Controller) -> bool {
         self.cgroups.iter().any(|x| x.controller == c.name())
     }

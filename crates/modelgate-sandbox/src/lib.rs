@@ -4,7 +4,7 @@
 //! uid 65534 (mapped to a dedicated unprivileged host uid, never host root) in new user,
 //! mount, PID, network, IPC, UTS and cgroup namespaces, on a read-only root with size-capped
 //! tmpfs `/tmp` and `/workspace`, its own `/proc` (`/proc/sys` read-only) and a minimal
-//! `/dev`, with every capability dropped, no_new_privs, a seccomp-bpf filter, landlock, cgroup
+//! `/dev`, with every capability dropped, `no_new_privs`, a seccomp-bpf filter, landlock, cgroup
 //! limits on memory, processes and CPU, a wall-clock limit, capped output and a scrubbed
 //! environment. Execs share the sample's `/workspace`; the supervisor reads and writes it
 //! without ever following a link the command planted. [`Sandbox::teardown`] leaves no process,

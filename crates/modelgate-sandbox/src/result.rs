@@ -232,7 +232,7 @@ pub(crate) fn now_rfc3339() -> String {
         .unwrap_or_default();
     let secs = d.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, dd) = civil_from_days(days as i64);
+    let (y, m, dd) = civil_from_days(i64::try_from(days).unwrap_or(0));
     format!(
         "{y:04}-{m:02}-{dd:02}T{:02}:{:02}:{:02}.{:03}Z",
         rem / 3600,
@@ -243,6 +243,7 @@ pub(crate) fn now_rfc3339() -> String {
 }
 
 /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+#[allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)] // day 1..=31, month 1..=12
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);

@@ -4,9 +4,9 @@
 //! toolchains (shells, Python, compilers, package managers, test runners), so an allowlist
 //! either breaks them or grows into docker's ~350-entry list, which is a denylist of ~40 in
 //! disguise. The other layers (a user namespace with a non-root host uid, no capabilities,
-//! no_new_privs, read-only mounts, landlock) already decide *what* a call may touch; this
+//! `no_new_privs`, read-only mounts, landlock) already decide *what* a call may touch; this
 //! filter removes the kernel interfaces that are the usual way *through* those layers:
-//! mounting, namespaces, tracing, BPF, perf, keyrings, modules, kexec, io_uring,
+//! mounting, namespaces, tracing, BPF, perf, keyrings, modules, kexec, `io_uring`,
 //! userfaultfd, handle-based opens, terminal injection. Two rules keep it from decaying like a
 //! plain denylist: any system call numbered above the newest one this build knows
 //! (`MAX_KNOWN_SYSCALL`) fails with `ENOSYS`, so a future kernel interface is off until it has
@@ -239,12 +239,13 @@ fn build(arch: u32) -> Vec<sock_filter> {
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
 
     /// A tiny classic-BPF interpreter for the subset we emit, to check the program's meaning.
     fn run(prog: &[sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
-        let mut data = vec![0u8; 64];
+        let mut data = [0u8; 64];
         data[0..4].copy_from_slice(&nr.to_le_bytes());
         data[4..8].copy_from_slice(&arch.to_le_bytes());
         for (i, a) in args.iter().enumerate() {
@@ -301,7 +302,7 @@ mod tests {
         assert_eq!(
             call(
                 libc::SYS_clone,
-                [libc::CLONE_NEWUSER as u64 | 17, 0, 0, 0, 0, 0]
+                [libc::CLONE_NEWUSER as u64 | 0x11, 0, 0, 0, 0, 0]
             ),
             eperm
         );

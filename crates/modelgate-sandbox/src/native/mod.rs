@@ -13,7 +13,7 @@
 //! namespaces and creates a fresh mount and PID namespace; the command is cloned into those as
 //! PID 1 with `CLONE_PARENT` (so the supervisor waits for it directly), mounts its own `/proc`
 //! (other users' processes hidden, `/proc/sys` read-only), drops to uid 65534 with no
-//! capabilities in any set, no_new_privs, landlock and seccomp, closes every inherited
+//! capabilities in any set, `no_new_privs`, landlock and seccomp, closes every inherited
 //! descriptor, and `execve`s with the scrubbed environment. When PID 1 exits or is killed —
 //! at the wall-clock limit — the kernel kills everything else in its PID namespace.
 
@@ -64,7 +64,6 @@ pub struct ExecOptions {
 pub struct Sandbox {
     policy: Policy,
     namespaces: Vec<(OwnedFd, libc::c_int)>,
-    root: OwnedFd,
     workspace: OwnedFd,
     landlock: Option<OwnedFd>,
     seccomp: Option<Vec<libc::sock_filter>>,
@@ -257,7 +256,6 @@ impl Sandbox {
         Ok(Self {
             policy: policy.clone(),
             namespaces,
-            root,
             workspace,
             landlock,
             seccomp,
@@ -367,22 +365,16 @@ impl Sandbox {
         let limits = &self.policy.limits;
         let cpu_secs = limits.cpu_time.0.as_secs_f64().ceil().max(1.0);
         #[allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
-        let mut rlimits: Vec<(libc::c_int, u64)> = vec![
-            (libc::RLIMIT_CPU as libc::c_int, cpu_secs as u64),
-            (
-                libc::RLIMIT_NOFILE as libc::c_int,
-                u64::from(limits.open_files),
-            ),
-            (libc::RLIMIT_FSIZE as libc::c_int, limits.file_size.0),
-            (libc::RLIMIT_CORE as libc::c_int, 0),
+        let mut rlimits: Vec<(u32, u64)> = vec![
+            (libc::RLIMIT_CPU, cpu_secs as u64),
+            (libc::RLIMIT_NOFILE, u64::from(limits.open_files)),
+            (libc::RLIMIT_FSIZE, limits.file_size.0),
+            (libc::RLIMIT_CORE, 0),
         ];
         // RLIMIT_NPROC counts every process of the host uid, across sandboxes: only a fallback
         // for hosts without the pids controller.
         if !self.cgroup_controllers().contains(&"pids") {
-            rlimits.push((
-                libc::RLIMIT_NPROC as libc::c_int,
-                u64::from(limits.processes),
-            ));
+            rlimits.push((libc::RLIMIT_NPROC, u64::from(limits.processes)));
         }
         let mut argv_ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
         argv_ptrs.push(std::ptr::null());
@@ -482,7 +474,8 @@ impl Sandbox {
         result.timed_out = sup.timed_out;
         result.wall_time_ms = millis(wall);
         let tv = |t: libc::timeval| {
-            Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+            Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+                + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
         };
         let rusage_cpu = tv(usage.ru_utime) + tv(usage.ru_stime);
         let cpu_after = self.cgroups.as_ref().and_then(SandboxCgroups::cpu_usage_ns);
@@ -494,7 +487,7 @@ impl Sandbox {
             .cgroups
             .as_ref()
             .and_then(SandboxCgroups::peak_memory)
-            .unwrap_or_else(|| (usage.ru_maxrss.max(0) as u64) * 1024);
+            .unwrap_or_else(|| u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024);
         for d in &self.degraded {
             result.events.push(Event::Degraded { missing: d.clone() });
         }
@@ -526,6 +519,7 @@ impl Sandbox {
             && matches!(status, ExitStatus::Signal(libc::SIGKILL | libc::SIGXCPU))
             && rusage_cpu.as_secs_f64() >= cpu_secs * 0.5
         {
+            #[allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)] // whole seconds
             result.events.push(Event::CpuLimit {
                 limit_ms: (cpu_secs * 1000.0) as u64,
             });

@@ -401,7 +401,7 @@ fn walk(
                 RESOLVE,
             )
             .map_err(|e| describe(&path, &e))?;
-            let size = File::from(fd).metadata().map(|m| m.len()).unwrap_or(0);
+            let size = File::from(fd).metadata().map_or(0, |m| m.len());
             out.push(WorkspaceEntry {
                 path,
                 kind: "file",

@@ -191,37 +191,6 @@ pub(crate) fn mkdirat(dir: BorrowedFd<'_>, name: &CStr, mode: u32) -> io::Result
     Ok(())
 }
 
-/// `unlinkat(dir, name, flags)`.
-pub(crate) fn unlinkat(dir: BorrowedFd<'_>, name: &CStr, remove_dir: bool) -> io::Result<()> {
-    let flags = if remove_dir { libc::AT_REMOVEDIR } else { 0 };
-    // SAFETY: valid C string.
-    unsafe {
-        syscall(
-            libc::SYS_unlinkat,
-            [
-                dir.as_raw_fd() as usize,
-                name.as_ptr() as usize,
-                flags as usize,
-                0,
-                0,
-            ],
-        )?
-    };
-    Ok(())
-}
-
-/// `fchown(fd, uid, gid)`.
-pub(crate) fn fchown(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
-    // SAFETY: integer arguments.
-    unsafe {
-        syscall(
-            libc::SYS_fchown,
-            [fd.as_raw_fd() as usize, uid as usize, gid as usize, 0, 0],
-        )?
-    };
-    Ok(())
-}
-
 /// `setns(fd, nstype)` for the calling *thread*.
 pub(crate) fn setns(fd: BorrowedFd<'_>, nstype: c_int) -> io::Result<()> {
     // SAFETY: integer arguments.

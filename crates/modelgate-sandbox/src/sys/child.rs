@@ -104,7 +104,7 @@ pub(crate) struct ExecPlan<'a> {
     pub(crate) cwd: CString,
     pub(crate) uid: u32,
     pub(crate) gid: u32,
-    pub(crate) rlimits: Vec<(c_int, u64)>,
+    pub(crate) rlimits: Vec<(u32, u64)>,
     pub(crate) last_cap: u32,
     pub(crate) landlock: Option<RawFd>,
     pub(crate) seccomp: Option<&'a [libc::sock_filter]>,

@@ -7,6 +7,9 @@
 //! has none), and any allocation may find the allocator's lock held by a thread that no longer
 //! exists. So every step in [`child`] is a direct `syscall(2)` over data prepared by the parent.
 #![allow(unsafe_code)]
+// System call arguments are register-width words: descriptors, flags and ids are passed as
+// `usize` and errno/pid values come back as `c_long`, exactly as the kernel ABI defines them.
+#![allow(clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 
 pub(crate) mod calls;
 pub(crate) mod child;

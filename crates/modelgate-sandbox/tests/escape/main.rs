@@ -25,21 +25,21 @@ use std::time::Instant;
 use modelgate_sandbox::{ExecOptions, ExecResult, Policy, Sandbox, SandboxError, SandboxOptions};
 
 /// The secret placed in the supervisor's environment; no test may find it in a sandbox.
-pub const SECRET: &str = "MODELGATE_ESCAPE_SECRET";
-pub const SECRET_VALUE: &str = "hunter2-do-not-leak-7f3a";
+pub(crate) const SECRET: &str = "MODELGATE_ESCAPE_SECRET";
+pub(crate) const SECRET_VALUE: &str = "hunter2-do-not-leak-7f3a";
 
-pub struct Probe {
-    pub sandbox: Sandbox,
+pub(crate) struct Probe {
+    pub(crate) sandbox: Sandbox,
 }
 
 /// Parsed `name=outcome` lines of a probe run.
-pub struct Outcome {
-    pub result: ExecResult,
-    pub lines: BTreeMap<String, String>,
+pub(crate) struct Outcome {
+    pub(crate) result: ExecResult,
+    pub(crate) lines: BTreeMap<String, String>,
 }
 
 impl Outcome {
-    pub fn get(&self, key: &str) -> &str {
+    pub(crate) fn get(&self, key: &str) -> &str {
         self.lines.get(key).map_or_else(
             || {
                 panic!(
@@ -52,7 +52,7 @@ impl Outcome {
         )
     }
 
-    pub fn expect(&self, key: &str, want: &str) {
+    pub(crate) fn expect(&self, key: &str, want: &str) {
         assert_eq!(
             self.get(key),
             want,
@@ -63,7 +63,7 @@ impl Outcome {
 }
 
 /// A sandbox for `yaml` (plus the probe bind) or `None` when the host cannot run one outside CI.
-pub fn sandbox(yaml: &str) -> Probe {
+pub(crate) fn sandbox(yaml: &str) -> Probe {
     let exe = std::env::current_exe().unwrap();
     let mut policy = Policy::from_yaml(yaml, None).unwrap();
     policy
@@ -82,13 +82,13 @@ pub fn sandbox(yaml: &str) -> Probe {
 }
 
 impl Probe {
-    pub fn run(&mut self, args: &[&str]) -> Outcome {
+    pub(crate) fn run(&mut self, args: &[&str]) -> Outcome {
         let mut argv = vec!["/probe/escape", "--probe"];
         argv.extend_from_slice(args);
         self.exec(&argv)
     }
 
-    pub fn exec(&mut self, argv: &[&str]) -> Outcome {
+    pub(crate) fn exec(&mut self, argv: &[&str]) -> Outcome {
         let result = self
             .sandbox
             .exec(argv, &ExecOptions::default())

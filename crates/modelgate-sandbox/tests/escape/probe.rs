@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-pub fn errno_name(e: i32) -> String {
+pub(crate) fn errno_name(e: i32) -> String {
     let n = match e {
         libc::EPERM => "EPERM",
         libc::ENOENT => "ENOENT",
@@ -76,8 +76,8 @@ fn open_write(path: &str) -> String {
     res(std::fs::OpenOptions::new().write(true).open(path))
 }
 
-pub fn run(args: &[String]) -> i32 {
-    let op = args.first().map(String::as_str).unwrap_or("");
+pub(crate) fn run(args: &[String]) -> i32 {
+    let op = args.first().map_or("", String::as_str);
     let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
     let mut out = std::io::stdout().lock();
     match op {
@@ -209,8 +209,7 @@ pub fn run(args: &[String]) -> i32 {
                 if let Ok(fds) = std::fs::read_dir(format!("/proc/{name}/fd")) {
                     for fd in fds.flatten() {
                         let target = std::fs::read_link(fd.path())
-                            .map(|p| p.display().to_string())
-                            .unwrap_or_else(|e| io(&e));
+                            .map_or_else(|e| io(&e), |p| p.display().to_string());
                         let _ = writeln!(
                             out,
                             "fd:{name}/{}={target}",
@@ -226,8 +225,7 @@ pub fn run(args: &[String]) -> i32 {
                 out,
                 "root:/proc/1/root={}",
                 std::fs::read_link("/proc/1/root")
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|e| io(&e))
+                    .map_or_else(|e| io(&e), |p| p.display().to_string())
             );
             let _ = writeln!(
                 out,
@@ -387,7 +385,10 @@ fn syscalls(out: &mut impl Write) {
         };
         r(
             "process_vm_readv",
-            sys(libc::process_vm_readv(child, &local, 1, &remote, 1, 0) as libc::c_long),
+            sys(
+                libc::process_vm_readv(child, &raw const local, 1, &raw const remote, 1, 0)
+                    as libc::c_long,
+            ),
         );
         libc::kill(child, libc::SIGKILL);
         libc::waitpid(child, std::ptr::null_mut(), 0);
