@@ -143,9 +143,7 @@ impl Sandbox {
             ops: setup.ops,
             hostname: plan::cstr(&policy.filesystem.hostname)?,
             sync_read: sync_read.as_raw_fd(),
-            sync_write: sync_write.as_raw_fd(),
             report_write: report_write.as_raw_fd(),
-            report_read: report_read.as_raw_fd(),
         };
         let flags = libc::CLONE_NEWUSER
             | libc::CLONE_NEWNS

@@ -84,9 +84,7 @@ pub(crate) struct SetupPlan {
     pub(crate) hostname: CString,
     /// Read end: one byte once the parent has written the id maps; EOF tells the child to exit.
     pub(crate) sync_read: RawFd,
-    pub(crate) sync_write: RawFd,
     pub(crate) report_write: RawFd,
-    pub(crate) report_read: RawFd,
 }
 
 /// What one `exec` does; prepared by the parent before `clone`.
@@ -431,10 +429,24 @@ unsafe fn loopback_up() -> Result<(), i32> {
 /// Must be called only in the child right after `clone` with new namespaces.
 pub(crate) unsafe fn setup_main(plan: &SetupPlan) -> ! {
     let fd = plan.report_write;
-    // SAFETY: closing descriptors that belong to the parent's side of the pipes.
-    unsafe {
-        let _ = sys(libc::SYS_close, [plan.sync_write as usize, 0, 0, 0, 0]);
-        let _ = sys(libc::SYS_close, [plan.report_read as usize, 0, 0, 0, 0]);
+    // Keep only our two pipe ends. Everything else is the parent's: in a multi-threaded
+    // supervisor that includes other sandboxes' pipes, and holding a copy of another setup
+    // child's sync pipe would keep that child (and this one, in turn) waiting forever.
+    let (lo, hi) = if plan.sync_read < fd {
+        (plan.sync_read, fd)
+    } else {
+        (fd, plan.sync_read)
+    };
+    for (first, last) in [(3, lo - 1), (lo + 1, hi - 1), (hi + 1, i32::MAX)] {
+        if first <= last {
+            // SAFETY: integer arguments; closing descriptors this process does not use.
+            let _ = unsafe {
+                sys(
+                    libc::SYS_close_range,
+                    [first as usize, last as usize, 0, 0, 0],
+                )
+            };
+        }
     }
     // Wait until the parent has written uid_map/gid_map.
     let mut byte = 0u8;

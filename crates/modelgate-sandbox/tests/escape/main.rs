@@ -154,6 +154,12 @@ fn main() {
         return;
     }
     println!("\nrunning {} tests", selected.len());
+    // A hung sandbox must fail the suite, not stall CI.
+    std::thread::spawn(|| {
+        std::thread::sleep(std::time::Duration::from_secs(180));
+        println!("\ntest result: FAILED. the escape suite did not finish within 180 s");
+        std::process::exit(101);
+    });
     let start = Instant::now();
     let results: Vec<(&str, Result<(), String>, f64)> = std::thread::scope(|s| {
         let chunks: Vec<Vec<(&str, TestFn)>> = {
