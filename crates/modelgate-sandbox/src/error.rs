@@ -56,7 +56,7 @@ pub enum SandboxError {
         missing: Vec<String>,
     },
     /// A step of building the sandbox failed.
-    #[error("sandbox setup failed at {step}: {source}")]
+    #[error("sandbox setup failed at {step}")]
     Setup {
         /// The step, e.g. `bind /usr -> /usr` or `write uid_map`.
         step: String,
@@ -65,7 +65,7 @@ pub enum SandboxError {
         source: io::Error,
     },
     /// The command could not be started inside the sandbox.
-    #[error("cannot start `{program}` in the sandbox ({step}): {source}")]
+    #[error("cannot start `{program}` in the sandbox ({step})")]
     Spawn {
         /// argv[0].
         program: String,
@@ -90,7 +90,7 @@ pub enum SandboxError {
     #[error("OCI backend: {0}")]
     Oci(String),
     /// Any other I/O failure, with what was being done.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         /// What the supervisor was doing.
         context: String,

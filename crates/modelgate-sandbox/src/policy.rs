@@ -662,13 +662,16 @@ impl Policy {
     }
 }
 
+/// The parser's first message line, without its own `error: line N column M:` prefix (the
+/// location is reported separately).
 fn first_line(s: &str) -> String {
-    s.lines()
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .take(400)
-        .collect()
+    let line = s.lines().next().unwrap_or_default();
+    let line = line.strip_prefix("error: ").unwrap_or(line);
+    let line = match line.split_once(": ") {
+        Some((loc, rest)) if loc.starts_with("line ") => rest,
+        _ => line,
+    };
+    line.chars().take(400).collect()
 }
 
 /// `unknown field `foo`, expected …` → `foo`.
@@ -779,6 +782,11 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.field.as_deref(), Some("memroy"), "{e}");
+        assert!(
+            e.message.starts_with("unknown field `memroy`"),
+            "{:?}",
+            e.message
+        );
         assert_eq!(e.line, Some(4), "{e}");
         assert!(e.to_string().starts_with("p.yaml:4"), "{e}");
     }

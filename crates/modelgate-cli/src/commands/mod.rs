@@ -2,6 +2,7 @@
 
 mod pickle;
 mod rules;
+mod sandbox;
 mod scan;
 
 use crate::Outcome;
@@ -12,5 +13,6 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Scan(args) => scan::run(&args),
         Command::Pickle(cmd) => pickle::run(&cmd),
         Command::Rules(args) => rules::run(&args),
+        Command::Sandbox(cmd) => sandbox::run(&cmd),
     }
 }
