@@ -3,6 +3,8 @@
 //! They need a host that can run the native sandbox (root, user namespaces). Under `CI` a host
 //! that cannot is a failure; elsewhere these tests skip loudly.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)] // test helpers; skips are announced
+
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
