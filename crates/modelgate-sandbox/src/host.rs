@@ -220,3 +220,80 @@ pub struct Assessment {
     /// Optional (`if_available`) features the host lacks: runs, with a `degraded` event.
     pub degraded: Vec<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full_host() -> HostFeatures {
+        HostFeatures {
+            kernel: "6.18".into(),
+            euid: 0,
+            namespaces: NAMESPACES
+                .iter()
+                .map(|&(name, _)| NamespaceSupport {
+                    name,
+                    available: true,
+                })
+                .collect(),
+            seccomp: true,
+            seccomp_actions: vec!["errno".into()],
+            seccomp_filter_for_arch: true,
+            landlock_abi: Some(7),
+            cgroups: ["memory", "pids", "cpu", "cpuacct"]
+                .into_iter()
+                .map(|c| CgroupSupport {
+                    controller: c,
+                    version: 1,
+                    parent: "/x".into(),
+                })
+                .collect(),
+            cgroup_v2_mounted: true,
+            legacy_tiocsti: Some(true),
+            oci: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_complete_host_runs_the_default_policy() {
+        let v = full_host().assess(&Policy::default());
+        assert!(v.missing.is_empty() && v.degraded.is_empty(), "{v:?}");
+        assert!(v.uses.iter().any(|u| u.contains("landlock ABI 7")));
+    }
+
+    #[test]
+    fn missing_required_features_are_named() {
+        let mut h = full_host();
+        h.landlock_abi = None;
+        h.cgroups.retain(|c| c.controller != "pids");
+        h.namespaces[3].available = false;
+        let v = h.assess(&Policy::default());
+        assert_eq!(v.missing.len(), 3, "{v:?}");
+        assert!(v.missing.iter().any(|m| m.contains("namespaces: network")));
+        assert!(v.missing.iter().any(|m| m.starts_with("landlock")));
+        assert!(
+            v.missing
+                .iter()
+                .any(|m| m.contains("cgroup controllers pids"))
+        );
+    }
+
+    #[test]
+    fn if_available_degrades_and_off_ignores() {
+        let mut h = full_host();
+        h.landlock_abi = None;
+        h.seccomp = false;
+        let p = Policy::from_yaml(
+            "isolation:\n  landlock: if_available\n  seccomp: 'off'\n",
+            None,
+        )
+        .unwrap();
+        let v = h.assess(&p);
+        assert!(v.missing.is_empty(), "{v:?}");
+        assert_eq!(v.degraded.len(), 1);
+        assert!(!v.uses.iter().any(|u| u.contains("seccomp")));
+        let mut h = full_host();
+        h.euid = 1000;
+        assert!(h.assess(&Policy::default()).missing[0].contains("runs as root"));
+    }
+}
