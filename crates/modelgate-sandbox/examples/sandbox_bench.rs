@@ -86,6 +86,14 @@ fn bench_policy() -> Policy {
     Policy::default()
 }
 
+/// What bubblewrap applies: namespaces, mounts, uid, capabilities and seccomp, but no cgroup
+/// limits and no landlock.
+const BWRAP_EQUIVALENT: &str = "isolation:\n  cgroups: off\n  landlock: off\n";
+
+fn bwrap_equivalent() -> Policy {
+    Policy::from_yaml(BWRAP_EQUIVALENT, None).unwrap()
+}
+
 fn lib_exec(sandbox: &mut Sandbox) {
     let r = sandbox
         .exec(&["/bin/true"], &ExecOptions::default())
@@ -211,8 +219,38 @@ fn main() {
         runs,
         || one_shot,
     ));
+    // The same, with only what bubblewrap does: no cgroup limits, no landlock.
+    results.push(sequential(
+        "modelgate lib: create + exec + teardown, bwrap-equivalent policy",
+        runs,
+        || {
+            let mut s = Sandbox::create(&bwrap_equivalent(), &SandboxOptions::default()).unwrap();
+            lib_exec(&mut s);
+            s.teardown().unwrap();
+        },
+    ));
     // modelgate, CLI: a whole process per command.
     if let Some(cli) = &cli {
+        let policy_file = std::env::temp_dir().join(format!(
+            "modelgate-bench-policy-{}.yaml",
+            std::process::id()
+        ));
+        std::fs::write(&policy_file, BWRAP_EQUIVALENT).unwrap();
+        let pf = policy_file.to_str().unwrap().to_owned();
+        results.push(sequential(
+            "modelgate CLI: sandbox exec, bwrap-equivalent policy",
+            runs,
+            || {
+                run_cmd(Command::new(cli).args([
+                    "sandbox",
+                    "exec",
+                    "--policy",
+                    &pf,
+                    "--",
+                    "/bin/true",
+                ]));
+            },
+        ));
         results.push(sequential(
             "modelgate CLI: sandbox exec -- /bin/true",
             runs,

@@ -71,12 +71,17 @@ const NAMESPACES: [(&str, i32); 7] = [
 impl HostFeatures {
     /// Probes the host (forks a few short-lived children; no OCI engine queries).
     pub fn probe() -> Self {
+        Self::probe_inner(true)
+    }
+
+    fn probe_inner(namespaces: bool) -> Self {
         let read = |p: &str| std::fs::read_to_string(p).ok().map(|s| s.trim().to_owned());
         let namespaces = NAMESPACES
             .iter()
             .map(|&(name, flag)| NamespaceSupport {
                 name,
-                available: sys::probe_unshare(libc::CLONE_NEWUSER | flag).unwrap_or(false),
+                available: !namespaces
+                    || sys::probe_unshare(libc::CLONE_NEWUSER | flag).unwrap_or(false),
             })
             .collect();
         let seccomp_actions: Vec<String> = read("/proc/sys/kernel/seccomp/actions_avail")
@@ -116,6 +121,13 @@ impl HostFeatures {
     pub fn cached() -> &'static Self {
         static CACHE: OnceLock<HostFeatures> = OnceLock::new();
         CACHE.get_or_init(Self::probe)
+    }
+
+    /// Like [`Self::cached`] but without creating test namespaces: sandbox creation tries the
+    /// real thing and runs the full probe only to explain a failure.
+    pub(crate) fn cached_light() -> &'static Self {
+        static CACHE: OnceLock<HostFeatures> = OnceLock::new();
+        CACHE.get_or_init(|| Self::probe_inner(false))
     }
 
     fn has_cgroup(&self, c: Controller) -> bool {

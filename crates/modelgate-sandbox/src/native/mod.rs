@@ -92,7 +92,7 @@ const NS: [(&str, libc::c_int); 6] = [
 impl Sandbox {
     /// Creates a sandbox for `policy`, or refuses, naming what the host lacks.
     pub fn create(policy: &Policy, options: &SandboxOptions) -> Result<Self, SandboxError> {
-        let host = HostFeatures::cached();
+        let host = HostFeatures::cached_light();
         let verdict = host.assess(policy);
         let ns_missing = verdict
             .missing
@@ -152,8 +152,17 @@ impl Sandbox {
             | libc::CLONE_NEWIPC
             | libc::CLONE_NEWUTS
             | libc::CLONE_NEWCGROUP;
-        let pid = sys::spawn_setup(flags, &child_plan)
-            .map_err(SandboxError::setup("clone the sandbox namespaces"))?;
+        let pid = match sys::spawn_setup(flags, &child_plan) {
+            Ok(pid) => pid,
+            Err(e) => {
+                // Name the namespace type the host refuses, when that is the reason.
+                let missing = HostFeatures::cached().assess(policy).missing;
+                if missing.iter().any(|m| m.starts_with("namespaces")) {
+                    return Err(SandboxError::Unsupported { missing });
+                }
+                return Err(SandboxError::setup("clone the sandbox namespaces")(e));
+            }
+        };
         drop(sync_read);
         drop(report_write);
         let mut guard = ChildGuard {
