@@ -15,6 +15,7 @@
     clippy::cast_sign_loss
 )]
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -317,15 +318,16 @@ fn main() {
             let workers = r
                 .get("workers")
                 .map_or(String::new(), |w| format!(", {w} workers"));
-            t.push_str(&format!(
-                "| {}{workers} | {} | {:.2} | {:.2} | {:.2} | {:.0} |\n",
+            let _ = writeln!(
+                t,
+                "| {}{workers} | {} | {:.2} | {:.2} | {:.2} | {:.0} |",
                 r["name"].as_str().unwrap(),
                 r["runs"],
                 r["p50_ms"].as_f64().unwrap(),
                 r["p95_ms"].as_f64().unwrap(),
                 r["p99_ms"].as_f64().unwrap(),
                 r["per_second"].as_f64().unwrap()
-            ));
+            );
         }
         std::fs::write(table, t).unwrap();
     }
