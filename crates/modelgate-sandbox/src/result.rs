@@ -128,6 +128,15 @@ pub enum Event {
         /// RFC 3339 UTC time.
         at: String,
     },
+    /// The seccomp filter refused a system call (`EPERM`); one event per distinct call.
+    SyscallDenied {
+        /// The call, e.g. `ptrace`, `ioctl(TIOCSTI)`, `clone(namespace flags)`.
+        syscall: String,
+        /// How many times it was attempted during the exec.
+        count: u64,
+        /// RFC 3339 UTC time of the first attempt.
+        first_at: String,
+    },
     /// The sandbox ran with less isolation than the policy asks for (explicitly allowed).
     Degraded {
         /// What is missing.

@@ -21,6 +21,7 @@ pub const MAX_KNOWN_SYSCALL: u32 = 470;
 const RET_ALLOW: u32 = 0x7fff_0000; // SECCOMP_RET_ALLOW
 const RET_KILL_PROCESS: u32 = 0x8000_0000;
 const RET_ERRNO: u32 = 0x0005_0000;
+const RET_USER_NOTIF: u32 = 0x7fc0_0000;
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
 #[cfg(target_arch = "x86_64")]
@@ -124,6 +125,29 @@ pub fn denied_syscalls() -> Vec<(&'static str, i64)> {
     v
 }
 
+/// A readable name for a refused call, for events.
+#[allow(clippy::cast_sign_loss)] // the kernel's `nr` is the raw 32-bit register word
+pub fn syscall_name(nr: i32, args: [u64; 6]) -> String {
+    let nr64 = i64::from(nr);
+    if nr64 == libc::SYS_ioctl {
+        return match args[1] as u32 {
+            0x5412 => "ioctl(TIOCSTI)".to_owned(),
+            0x541C => "ioctl(TIOCLINUX)".to_owned(),
+            other => format!("ioctl({other:#x})"),
+        };
+    }
+    if nr64 == libc::SYS_clone {
+        return "clone(namespace flags)".to_owned();
+    }
+    if nr as u32 & X32_SYSCALL_BIT != 0 {
+        return format!("x32 system call {}", nr as u32 & !X32_SYSCALL_BIT);
+    }
+    denied_syscalls()
+        .into_iter()
+        .find(|(_, n)| *n == nr64)
+        .map_or_else(|| format!("system call {nr}"), |(name, _)| name.to_owned())
+}
+
 fn stmt(code: u16, k: u32) -> sock_filter {
     sock_filter {
         code,
@@ -139,13 +163,20 @@ fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
 
 /// Builds the filter program. `None` on architectures this build has no table for.
 pub fn filter() -> Option<Vec<sock_filter>> {
+    filter_with(false)
+}
+
+/// The filter, with refused calls sent to the supervisor (`SECCOMP_RET_USER_NOTIF`) when
+/// `notify` is set, so that each attempt becomes an event before it fails with `EPERM`.
+/// (`ENOSYS` answers — `clone3`, unknown numbers — stay in the kernel: libc probes them.)
+pub fn filter_with(notify: bool) -> Option<Vec<sock_filter>> {
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     {
         return None;
     }
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     {
-        Some(build(AUDIT_ARCH))
+        Some(build(AUDIT_ARCH, notify))
     }
 }
 
@@ -159,7 +190,7 @@ enum Target {
 }
 
 #[allow(clippy::cast_sign_loss)]
-fn build(arch: u32) -> Vec<sock_filter> {
+fn build(arch: u32, notify: bool) -> Vec<sock_filter> {
     let denied = denied_syscalls();
     // Main chain: (instruction, optional jump-if-true target).
     let mut chain: Vec<(sock_filter, Option<Target>)> = vec![
@@ -203,7 +234,14 @@ fn build(arch: u32) -> Vec<sock_filter> {
     }
     tail.push(stmt(RET_K, RET_ALLOW));
     let eperm_at = clone_at + tail.len();
-    tail.push(stmt(RET_K, RET_ERRNO | libc::EPERM as u32));
+    tail.push(stmt(
+        RET_K,
+        if notify {
+            RET_USER_NOTIF
+        } else {
+            RET_ERRNO | libc::EPERM as u32
+        },
+    ));
     let enosys_at = eperm_at + 1;
     tail.push(stmt(RET_K, RET_ERRNO | libc::ENOSYS as u32));
 
@@ -277,7 +315,7 @@ mod tests {
 
     #[test]
     fn program_means_what_the_docs_say() {
-        let prog = build(AUDIT_ARCH);
+        let prog = build(AUDIT_ARCH, false);
         assert!(prog.len() < 200);
         let eperm = RET_ERRNO | libc::EPERM as u32;
         let enosys = RET_ERRNO | libc::ENOSYS as u32;
@@ -323,5 +361,37 @@ mod tests {
             run(&prog, 0x4000_0003, libc::SYS_read as u32, [0; 6]),
             RET_KILL_PROCESS
         );
+    }
+
+    #[test]
+    fn notification_variant_routes_refusals_to_the_supervisor() {
+        let prog = build(AUDIT_ARCH, true);
+        let enosys = RET_ERRNO | libc::ENOSYS as u32;
+        let call = |nr: i64, args: [u64; 6]| run(&prog, AUDIT_ARCH, nr as u32, args);
+        assert_eq!(call(libc::SYS_ptrace, [0; 6]), RET_USER_NOTIF);
+        assert_eq!(
+            call(libc::SYS_ioctl, [0, 0x5412, 0, 0, 0, 0]),
+            RET_USER_NOTIF
+        );
+        assert_eq!(
+            call(libc::SYS_clone, [libc::CLONE_NEWUSER as u64, 0, 0, 0, 0, 0]),
+            RET_USER_NOTIF
+        );
+        assert_eq!(call(libc::SYS_clone3, [0; 6]), enosys);
+        assert_eq!(call(libc::SYS_read, [0; 6]), RET_ALLOW);
+    }
+
+    #[test]
+    fn names_for_events() {
+        assert_eq!(syscall_name(libc::SYS_ptrace as i32, [0; 6]), "ptrace");
+        assert_eq!(
+            syscall_name(libc::SYS_ioctl as i32, [0, 0x5412, 0, 0, 0, 0]),
+            "ioctl(TIOCSTI)"
+        );
+        assert_eq!(
+            syscall_name(libc::SYS_clone as i32, [0; 6]),
+            "clone(namespace flags)"
+        );
+        assert_eq!(syscall_name(0x4000_0001, [0; 6]), "x32 system call 1");
     }
 }

@@ -141,6 +141,9 @@ fn describe(e: &Event) -> String {
         } => format!("egress to {host}:{port} refused at {at}: {reason}"),
         Event::EgressAllowed { host, port, .. } => format!("egress to {host}:{port} allowed"),
         Event::Degraded { missing } => format!("ran without: {missing}"),
+        Event::SyscallDenied { syscall, count, .. } => {
+            format!("system call {syscall} refused by the seccomp filter ({count}×)")
+        }
     }
 }
 

@@ -17,12 +17,14 @@
 //! descriptor, and `execve`s with the scrubbed environment. When PID 1 exits or is killed —
 //! at the wall-clock limit — the kernel kills everything else in its PID namespace.
 
+mod notify;
 mod plan;
 mod supervise;
 mod workspace;
 
 use std::ffi::{CString, OsStr};
 use std::fs::File;
+use std::io::Write as _;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
@@ -67,6 +69,7 @@ pub struct Sandbox {
     workspace: OwnedFd,
     landlock: Option<OwnedFd>,
     seccomp: Option<Vec<libc::sock_filter>>,
+    seccomp_notify: bool,
     cgroups: Option<SandboxCgroups>,
     cgroup_procs: Vec<File>,
     proxy: Option<EgressProxy>,
@@ -107,8 +110,10 @@ impl Sandbox {
         degraded.extend(verdict.missing);
 
         let use_seccomp = policy.isolation.seccomp != Requirement::Off && host.seccomp;
+        // Refusals go through the supervisor (and become events) where the kernel allows it.
+        let seccomp_notify = use_seccomp && host.seccomp_actions.iter().any(|a| a == "user_notif");
         let seccomp = if use_seccomp {
-            crate::seccomp::filter()
+            crate::seccomp::filter_with(seccomp_notify)
         } else {
             None
         };
@@ -266,6 +271,7 @@ impl Sandbox {
             workspace,
             landlock,
             seccomp,
+            seccomp_notify,
             cgroups,
             cgroup_procs,
             proxy,
@@ -359,6 +365,12 @@ impl Sandbox {
         let (out_r, out_w) = sys::pipe().map_err(|e| spawn_err("pipe", e))?;
         let (err_r, err_w) = sys::pipe().map_err(|e| spawn_err("pipe", e))?;
         let (rep_r, rep_w) = sys::pipe().map_err(|e| spawn_err("pipe", e))?;
+        let (go_r, go_w) = if self.seccomp_notify {
+            let (r, w) = sys::pipe().map_err(|e| spawn_err("pipe", e))?;
+            (Some(r), Some(w))
+        } else {
+            (None, None)
+        };
         let (in_r, in_w): (OwnedFd, Option<OwnedFd>) = if options.stdin.is_some() {
             let (r, w) = sys::pipe().map_err(|e| spawn_err("pipe", e))?;
             (r, Some(w))
@@ -392,6 +404,9 @@ impl Sandbox {
         if let Some(w) = &in_w {
             parent_only.push(w.as_raw_fd());
         }
+        if let Some(w) = &go_w {
+            parent_only.push(w.as_raw_fd());
+        }
         let exec_plan = child::ExecPlan {
             cgroup_procs: self.cgroup_procs.iter().map(AsRawFd::as_raw_fd).collect(),
             namespaces: self
@@ -410,6 +425,7 @@ impl Sandbox {
             last_cap: self.last_cap,
             landlock: self.landlock.as_ref().map(AsRawFd::as_raw_fd),
             seccomp: self.seccomp.as_deref(),
+            seccomp_go: go_r.as_ref().map(AsRawFd::as_raw_fd),
             programs,
             argv: argv_ptrs,
             envp,
@@ -434,29 +450,61 @@ impl Sandbox {
         let intermediate = spawned.map_err(|e| spawn_err("clone", e))?;
         drop((out_w, err_w, rep_w, in_r));
         let (istatus, _) = sys::wait4(intermediate).map_err(|e| spawn_err("wait", e))?;
-        let pid = match sys::read_report(rep_r.as_fd()).map_err(|e| spawn_err("read report", e))? {
-            Some((child::STEP_PID, pid)) => pid,
-            Some((step, errno)) => {
-                return Err(spawn_err(
+        drop(go_r);
+        // Records arrive from two writers in any order: the intermediate's PID, and from the
+        // command either its seccomp listener or a failure before execve.
+        let (mut pid, mut listener_no, mut failure) = (None, None, None);
+        while pid.is_none() || (go_w.is_some() && listener_no.is_none() && failure.is_none()) {
+            match sys::read_report(rep_r.as_fd()).map_err(|e| spawn_err("read report", e))? {
+                Some((child::STEP_PID, p)) => pid = Some(p),
+                Some((child::STEP_LISTENER, l)) => listener_no = Some(l),
+                Some((step, errno)) => failure = Some((step, errno)),
+                None => break,
+            }
+        }
+        let Some(pid) = pid else {
+            return Err(match failure {
+                Some((step, errno)) => spawn_err(
                     &self.step_name(step),
                     std::io::Error::from_raw_os_error(errno),
-                ));
-            }
-            None => {
-                return Err(spawn_err(
+                ),
+                None => spawn_err(
                     "enter the sandbox",
                     std::io::Error::other(format!(
                         "intermediate exited with status {istatus:#x} without reporting"
                     )),
-                ));
-            }
+                ),
+            });
         };
         let pidfd = match sys::pidfd_open(pid) {
-            Ok(fd) => fd,
-            Err(e) => {
+            Ok(fd) if failure.is_none() => fd,
+            other => {
                 let _ = sys::kill(pid, libc::SIGKILL);
                 let _ = sys::wait4(pid);
-                return Err(spawn_err("pidfd_open", e));
+                return Err(match failure {
+                    Some((step, errno)) => spawn_err(
+                        &self.step_name(step),
+                        std::io::Error::from_raw_os_error(errno),
+                    ),
+                    None => spawn_err(
+                        "pidfd_open",
+                        other
+                            .err()
+                            .unwrap_or_else(|| std::io::Error::other("pidfd_open")),
+                    ),
+                });
+            }
+        };
+        // Take the command's seccomp listener, then let it run.
+        let notifier = match (listener_no, go_w) {
+            (Some(no), Some(go)) => {
+                let listener = sys::pidfd_getfd(pidfd.as_fd(), no).ok();
+                let _ = File::from(go).write_all(b"g");
+                listener.map(notify::spawn)
+            }
+            (_, go) => {
+                drop(go);
+                None
             }
         };
         let deadline = start + timeout;
@@ -467,6 +515,7 @@ impl Sandbox {
         let stdin = in_w.map(|w| (w, options.stdin.clone().unwrap_or_default()));
         let sup = supervise::supervise(&pidfd, out_r, err_r, stdin, deadline, cap, &kill);
         let (status, usage) = sys::wait4(pid).map_err(|e| spawn_err("wait", e))?;
+        let denied = notifier.map(notify::finish).unwrap_or_default();
         let wall = start.elapsed();
         // A failure between clone and execve is reported on the pipe (closed at execve).
         if let Ok(Some((step, errno))) = sys::read_report(rep_r.as_fd()) {
@@ -540,6 +589,7 @@ impl Sandbox {
                 });
             }
         }
+        result.events.extend(denied);
         if let Some(p) = &self.proxy {
             result.events.extend(p.take_events());
         }

@@ -353,3 +353,73 @@ pub(crate) fn set_thread_fsids(uid: u32, gid: u32) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// `pidfd_getfd(pidfd, fd, 0)`: a copy of another process's descriptor.
+pub(crate) fn pidfd_getfd(pidfd: BorrowedFd<'_>, fd: i32) -> io::Result<OwnedFd> {
+    // SAFETY: integer arguments.
+    let r = unsafe {
+        syscall(
+            libc::SYS_pidfd_getfd,
+            [pidfd.as_raw_fd() as usize, fd as usize, 0, 0, 0],
+        )?
+    };
+    Ok(owned(r))
+}
+
+/// One seccomp user notification: `(id, pid, syscall number, arguments)`.
+pub(crate) struct SeccompNotif {
+    pub(crate) id: u64,
+    pub(crate) nr: i32,
+    pub(crate) args: [u64; 6],
+}
+
+const SECCOMP_IOCTL_NOTIF_RECV: usize = 0xc050_2100; // _IOWR('!', 0, struct seccomp_notif)
+const SECCOMP_IOCTL_NOTIF_SEND: usize = 0xc018_2101; // _IOWR('!', 1, struct seccomp_notif_resp)
+
+/// Receives one notification from a seccomp listener (blocks; poll first).
+pub(crate) fn seccomp_notif_recv(listener: BorrowedFd<'_>) -> io::Result<SeccompNotif> {
+    // struct seccomp_notif { u64 id; u32 pid; u32 flags; struct seccomp_data data; } — 80
+    // bytes; data = { s32 nr; u32 arch; u64 ip; u64 args[6]; }. Must be zeroed on entry.
+    let mut buf = [0u64; 10];
+    // SAFETY: `buf` is 80 bytes, the size the ioctl number encodes.
+    unsafe {
+        syscall(
+            libc::SYS_ioctl,
+            [
+                listener.as_raw_fd() as usize,
+                SECCOMP_IOCTL_NOTIF_RECV,
+                buf.as_mut_ptr() as usize,
+                0,
+                0,
+            ],
+        )?;
+    }
+    let nr = (buf[2] & 0xffff_ffff) as u32 as i32;
+    Ok(SeccompNotif {
+        id: buf[0],
+        nr,
+        args: [buf[4], buf[5], buf[6], buf[7], buf[8], buf[9]],
+    })
+}
+
+/// Answers a notification: the system call fails with `errno`.
+pub(crate) fn seccomp_notif_deny(listener: BorrowedFd<'_>, id: u64, errno: i32) -> io::Result<()> {
+    // struct seccomp_notif_resp { u64 id; s64 val; s32 error; u32 flags; } — 24 bytes.
+    let mut buf = [0u64; 3];
+    buf[0] = id;
+    buf[2] = u64::from((-errno) as u32);
+    // SAFETY: `buf` is 24 bytes, the size the ioctl number encodes.
+    unsafe {
+        syscall(
+            libc::SYS_ioctl,
+            [
+                listener.as_raw_fd() as usize,
+                SECCOMP_IOCTL_NOTIF_SEND,
+                buf.as_mut_ptr() as usize,
+                0,
+                0,
+            ],
+        )?;
+    }
+    Ok(())
+}

@@ -16,6 +16,8 @@ pub(crate) const REPORT_LEN: usize = 8;
 pub(crate) const STEP_READY: u32 = u32::MAX;
 /// `step` of the record the exec intermediate writes with the command's host pid as `value`.
 pub(crate) const STEP_PID: u32 = u32::MAX - 1;
+/// `step` of the record the command writes with its seccomp listener descriptor as `value`.
+pub(crate) const STEP_LISTENER: u32 = u32::MAX - 2;
 
 /// Step numbers of the fixed (non-mount) steps, reported on failure. Mount operations are
 /// numbered by their index in the plan's operation list.
@@ -106,6 +108,9 @@ pub(crate) struct ExecPlan<'a> {
     pub(crate) last_cap: u32,
     pub(crate) landlock: Option<RawFd>,
     pub(crate) seccomp: Option<&'a [libc::sock_filter]>,
+    /// With a user-notification filter: the pipe the supervisor writes to once it holds the
+    /// listener (the command waits on it before `execve`).
+    pub(crate) seccomp_go: Option<RawFd>,
     /// Candidate absolute paths for the program, tried in order (a `PATH` search done ahead).
     pub(crate) programs: Vec<CString>,
     /// NULL-terminated.
@@ -723,20 +728,35 @@ unsafe fn exec_command(plan: &ExecPlan<'_>) -> ! {
                 len: filter.len() as u16,
                 filter: filter.as_ptr().cast_mut(),
             };
-            check(
+            let flags = if plan.seccomp_go.is_some() {
+                libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as usize
+            } else {
+                0
+            };
+            let listener = check(
                 fd,
                 step::SECCOMP,
                 sys(
                     libc::SYS_seccomp,
                     [
                         libc::SECCOMP_SET_MODE_FILTER as usize,
-                        0,
+                        flags,
                         (&raw const prog) as usize,
                         0,
                         0,
                     ],
                 ),
             );
+            if let Some(go) = plan.seccomp_go {
+                // Hand the listener to the supervisor (it copies it with pidfd_getfd) and wait
+                // until it has: a listener closed at execve would turn refusals into ENOSYS.
+                report(fd, STEP_LISTENER, listener as i32);
+                let mut byte = 0u8;
+                let _ = sys(
+                    libc::SYS_read,
+                    [go as usize, (&raw mut byte) as usize, 1, 0, 0],
+                );
+            }
         }
         // Every descriptor above 2 closes at execve (the report pipe stays usable until then).
         check(

@@ -331,6 +331,59 @@ fn dangerous_system_calls_are_refused() {
     o.expect("future_syscall_471", "ENOSYS");
     o.expect("socket_raw", "EPERM"); // no CAP_NET_RAW
     o.expect("socket_packet", "EPERM");
+    // Each refusal by the filter is also an event with a count and the first time.
+    let denied: std::collections::BTreeMap<&str, u64> = o
+        .result
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::SyscallDenied {
+                syscall,
+                count,
+                first_at,
+            } => {
+                assert!(first_at.ends_with('Z'));
+                Some((syscall.as_str(), *count))
+            }
+            _ => None,
+        })
+        .collect();
+    for call in [
+        "ptrace",
+        "process_vm_readv",
+        "mount",
+        "umount2",
+        "unshare",
+        "setns",
+        "clone(namespace flags)",
+        "chroot",
+        "pivot_root",
+        "bpf",
+        "perf_event_open",
+        "keyctl",
+        "add_key",
+        "io_uring_setup",
+        "userfaultfd",
+        "init_module",
+        "finit_module",
+        "delete_module",
+        "kexec_load",
+        "open_by_handle_at",
+        "ioctl(TIOCSTI)",
+        "reboot",
+        "syslog",
+        "swapon",
+    ] {
+        assert!(
+            denied.contains_key(call),
+            "no syscall_denied event for {call}: {denied:?}"
+        );
+    }
+    assert_eq!(denied["ptrace"], 2); // attach + traceme
+    assert_eq!(denied["mount"], 2);
+    assert_eq!(denied["unshare"], 3);
+    // Refusals by missing capabilities (raw sockets, setuid) are the kernel's, not events.
+    assert!(!denied.contains_key("socket"));
 }
 
 fn no_terminal_to_inject_into() {
