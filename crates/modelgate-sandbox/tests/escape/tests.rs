@@ -87,6 +87,10 @@ pub(crate) const ALL: &[(&str, fn())] = &[
         "minimal_dev_and_private_hostname",
         minimal_dev_and_private_hostname,
     ),
+    (
+        "a_rootfs_directory_becomes_the_read_only_root",
+        a_rootfs_directory_becomes_the_read_only_root,
+    ),
 ];
 
 fn has_event(events: &[Event], f: impl Fn(&Event) -> bool) -> bool {
@@ -829,4 +833,61 @@ fn minimal_dev_and_private_hostname() {
     for never in ["root", "home", "sys", "run", "var", "boot", "work"] {
         assert!(!top.iter().any(|t| t == never), "{never} in {top:?}");
     }
+}
+
+/// An unpacked image: here a directory with dash and the libraries `ldd /bin/dash` names.
+fn a_rootfs_directory_becomes_the_read_only_root() {
+    let root = tempfile::tempdir().unwrap();
+    let copy = |from: &str, to: &str| {
+        let dst = root.path().join(to.trim_start_matches('/'));
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        std::fs::copy(from, &dst).unwrap();
+    };
+    copy("/bin/dash", "/bin/sh");
+    let ldd = std::process::Command::new("ldd")
+        .arg("/bin/dash")
+        .output()
+        .unwrap();
+    for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+        // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x…)" or "/lib64/ld-linux-x86-64.so.2 (0x…)"
+        let path = line
+            .split("=>")
+            .last()
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap_or("");
+        if path.starts_with('/') {
+            let real = std::fs::canonicalize(path).unwrap();
+            copy(real.to_str().unwrap(), path);
+        }
+    }
+    std::fs::create_dir_all(root.path().join("etc")).unwrap();
+    std::fs::write(root.path().join("etc/os-release"), "NAME=tiny\n").unwrap();
+    let yaml = format!("filesystem:\n  rootfs: {}\n", root.path().display());
+    let mut p = sandbox(&yaml);
+    let o = p.exec(&[
+        "/bin/sh",
+        "-c",
+        "cd / && echo *; read l < /etc/os-release; echo $l; (echo x > /etc/x) 2>/dev/null || echo ro; echo ok > /workspace/w && echo ws",
+    ]);
+    assert_eq!(o.result.exit_code, Some(0), "{}", o.result.stderr_text());
+    let out = o.result.stdout_text();
+    let mut lines = out.lines();
+    let top: Vec<&str> = lines.next().unwrap().split(' ').collect();
+    assert_eq!(
+        top,
+        [
+            "bin",
+            "dev",
+            "etc",
+            "lib",
+            "lib64",
+            "probe",
+            "proc",
+            "tmp",
+            "workspace"
+        ]
+    );
+    assert_eq!(lines.collect::<Vec<_>>(), ["NAME=tiny", "ro", "ws"]);
 }
