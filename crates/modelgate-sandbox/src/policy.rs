@@ -613,6 +613,12 @@ impl Policy {
         for a in &self.network.allow {
             HostRule::parse(a).map_err(|m| ("network.allow".to_owned(), m))?;
         }
+        if self.network.mode == NetworkMode::None && !self.network.allow.is_empty() {
+            return bad(
+                "network.allow",
+                "destinations are only admitted with `mode: allowlist`; with `mode: none` nothing leaves the sandbox".to_owned(),
+            );
+        }
         if self.network.mode == NetworkMode::Allowlist && self.network.proxy_port == 0 {
             return bad(
                 "network.proxy_port",
@@ -860,5 +866,14 @@ mod tests {
             let doc = if nested { format!("limits:\n  {key}: {value}\n") } else { format!("{key}: {value}\n") };
             let _ = Policy::from_yaml(&doc, None);
         }
+    }
+
+    #[test]
+    fn allow_without_allowlist_mode_is_an_error() {
+        let e = Policy::from_yaml("network:\n  allow: [pypi.org]\n", None).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("network.allow"));
+        assert!(
+            Policy::from_yaml("network:\n  mode: allowlist\n  allow: [pypi.org]\n", None).is_ok()
+        );
     }
 }
