@@ -154,6 +154,9 @@ impl SandboxCgroups {
         homes: &[ControllerHome],
         limits: CgroupLimits,
     ) -> Result<Self, SandboxError> {
+        for home in homes {
+            remove_stale(&home.parent);
+        }
         let name = format!(
             "modelgate-sandbox-{}-{}",
             std::process::id(),
@@ -350,6 +353,29 @@ impl SandboxCgroups {
 impl Drop for SandboxCgroups {
     fn drop(&mut self) {
         let _ = self.remove();
+    }
+}
+
+/// Removes empty sandbox cgroups left by a supervisor that died without tearing down (their
+/// owning process no longer exists). Busy or foreign directories are left alone.
+fn remove_stale(parent: &Path) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for e in entries.flatten().take(10_000) {
+        let name = e.file_name();
+        let Some(rest) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("modelgate-sandbox-"))
+        else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_dir(e.path());
+        }
     }
 }
 

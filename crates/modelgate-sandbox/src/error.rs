@@ -67,7 +67,7 @@ pub enum SandboxError {
     /// The command could not be started inside the sandbox.
     #[error("cannot start `{program}` in the sandbox ({step})")]
     Spawn {
-        /// argv[0].
+        /// The program (`argv[0]`).
         program: String,
         /// The step that failed.
         step: String,
