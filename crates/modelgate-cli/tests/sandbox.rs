@@ -328,3 +328,136 @@ fn doctor_lists_host_features_and_the_plan() {
         assert_eq!(code(&out), 1);
     }
 }
+
+/// Checks `value` against the published schema (the subset of keywords it uses: type — also
+/// as a list —, required, properties, additionalProperties: false, items, enum, const, $ref to
+/// #/$defs, minimum). Returns violations with JSON pointers.
+fn schema_violations(
+    root: &Value,
+    schema: &Value,
+    value: &Value,
+    at: &str,
+    errors: &mut Vec<String>,
+) {
+    let schema = match schema.get("$ref").and_then(Value::as_str) {
+        Some(r) => &root["$defs"][r.trim_start_matches("#/$defs/")],
+        None => schema,
+    };
+    if let Some(c) = schema.get("const") {
+        if c != value {
+            errors.push(format!("{at}: expected {c}, got {value}"));
+        }
+    }
+    if let Some(options) = schema.get("enum").and_then(Value::as_array) {
+        if !options.contains(value) {
+            errors.push(format!("{at}: {value} not in enum"));
+        }
+    }
+    let types: Vec<&str> = match schema.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if types.is_empty() {
+        return;
+    }
+    let matches = |t: &str| match t {
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "string" => value.is_string(),
+        "boolean" => value.is_boolean(),
+        "null" => value.is_null(),
+        _ => false,
+    };
+    if !types.iter().any(|t| matches(t)) {
+        errors.push(format!("{at}: expected {types:?}, got {value}"));
+        return;
+    }
+    if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
+        if value.as_f64().is_some_and(|v| v < min) {
+            errors.push(format!("{at}: below minimum {min}"));
+        }
+    }
+    if let Some(obj) = value.as_object() {
+        for key in schema["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            if !obj.contains_key(key) {
+                errors.push(format!("{at}: missing `{key}`"));
+            }
+        }
+        for (key, child) in obj {
+            match schema.get("properties").and_then(|p| p.get(key)) {
+                Some(sub) => schema_violations(root, sub, child, &format!("{at}/{key}"), errors),
+                None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
+                    errors.push(format!("{at}: unexpected `{key}`"));
+                }
+                None => {}
+            }
+        }
+    }
+    if let (Some(items), Some(sub)) = (value.as_array(), schema.get("items")) {
+        for (i, item) in items.iter().enumerate() {
+            schema_violations(root, sub, item, &format!("{at}/{i}"), errors);
+        }
+    }
+}
+
+#[test]
+fn json_results_match_the_published_schema() {
+    if !sandbox_host() {
+        return;
+    }
+    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../docs/schemas/sandbox-exec-result-v1.json");
+    let schema: Value = serde_json::from_str(&fs::read_to_string(schema_path).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("p.yaml");
+    fs::write(
+        &policy,
+        "limits:\n  wall_time: 2s\n  output: 8\n  processes: 16\n",
+    )
+    .unwrap();
+    // Several kinds of event in one run: truncation, refused system calls, a process limit.
+    let script = "echo 0123456789; unshare -U true; mount -t tmpfs x /tmp; (for i in $(seq 40); do sleep 5 & done) 2>/dev/null; exit 4";
+    let out = modelgate(
+        &[
+            "sandbox",
+            "exec",
+            "--json",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--",
+            "/bin/sh",
+            "-c",
+            script,
+        ],
+        dir.path(),
+    );
+    let j = json_of(&out);
+    let mut errors = Vec::new();
+    schema_violations(&schema, &schema, &j, "", &mut errors);
+    assert!(errors.is_empty(), "{errors:#?}\n{j}");
+    let kinds: Vec<&str> = j["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for k in ["process_limit", "output_truncated", "syscall_denied"] {
+        assert!(kinds.contains(&k), "{kinds:?}");
+    }
+    assert_eq!(j["schema_version"], 1);
+    assert_eq!(j["exit_code"], 4);
+    // A schema that drifts from the output is caught: an unknown field is a violation.
+    let mut drifted = j.clone();
+    drifted["surprise"] = Value::Bool(true);
+    let mut errors = Vec::new();
+    schema_violations(&schema, &schema, &drifted, "", &mut errors);
+    assert_eq!(errors, [": unexpected `surprise`"]);
+}

@@ -147,6 +147,8 @@ pub enum Event {
 /// The result of one contained command.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExecResult {
+    /// Version of this JSON shape (`docs/schemas/sandbox-exec-result-v1.json`).
+    pub schema_version: u32,
     /// Exit code, or `null` when killed by a signal.
     pub exit_code: Option<i32>,
     /// Signal name (`SIGKILL`) when killed by a signal.
@@ -206,6 +208,7 @@ impl ExecResult {
             ExitStatus::Signal(s) => (None, Some(signal_name(s))),
         };
         Self {
+            schema_version: 1,
             exit_code,
             signal,
             stdout: Vec::new(),
