@@ -52,3 +52,15 @@ pub use host::{Assessment, CgroupSupport, HostFeatures, NamespaceSupport};
 pub use native::{ExecOptions, Sandbox, SandboxOptions, WorkspaceEntry};
 pub use policy::Policy;
 pub use result::{Event, ExecResult, ExitStatus, Stream, signal_name};
+
+#[cfg(test)]
+mod tests {
+    /// The eval runner moves sandboxes between threads (and async tasks).
+    #[test]
+    fn sandbox_and_results_are_send() {
+        fn send<T: Send>() {}
+        send::<crate::Sandbox>();
+        send::<crate::ExecResult>();
+        send::<crate::SandboxError>();
+    }
+}

@@ -344,6 +344,31 @@ pub(crate) fn run(args: &[String]) -> i32 {
                 text.split("\r\n\r\n").nth(1).unwrap_or("").trim()
             );
         }
+        "tunnel" => {
+            // arg1: proxy address, arg2: host:port to CONNECT to; then HTTP through the tunnel.
+            let mut s =
+                TcpStream::connect_timeout(&arg(1).parse().unwrap(), Duration::from_secs(3))
+                    .unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            write!(s, "CONNECT {} HTTP/1.1\r\nHost: {}\r\n\r\n", arg(2), arg(2)).unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head).into_owned();
+            let _ = writeln!(out, "status={}", head.lines().next().unwrap_or("").trim());
+            write!(s, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            let mut resp = Vec::new();
+            let _ = s.read_to_end(&mut resp);
+            let text = String::from_utf8_lossy(&resp);
+            let _ = writeln!(out, "tunnel={}", text.lines().next().unwrap_or("").trim());
+            let _ = writeln!(
+                out,
+                "body={}",
+                text.split("\r\n\r\n").nth(1).unwrap_or("").trim()
+            );
+        }
         other => {
             let _ = writeln!(out, "unknown probe {other}");
             return 2;

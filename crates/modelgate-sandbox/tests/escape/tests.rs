@@ -729,8 +729,9 @@ fn http_server() -> (u16, std::thread::JoinHandle<usize>) {
     let h = std::thread::spawn(move || {
         l.set_nonblocking(false).unwrap();
         let mut served = 0;
-        // Serve at most two requests, then stop (the test makes exactly one allowed request).
-        if let Ok((mut c, _)) = l.accept() {
+        // Serve exactly the two allowed requests the test makes (plain HTTP, then a tunnel).
+        for _ in 0..2 {
+            let Ok((mut c, _)) = l.accept() else { break };
             c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
             let mut buf = [0u8; 4096];
             let n = c.read(&mut buf).unwrap_or(0);
@@ -770,7 +771,12 @@ fn egress_proxy_admits_the_allowlist_and_refuses_the_rest() {
         "{:?}",
         o.result.events
     );
-    assert_eq!(server.join().unwrap(), 1);
+    // HTTPS clients use CONNECT: the tunnel carries bytes both ways once admitted.
+    let o = p.run(&["tunnel", proxy, &format!("127.0.0.1:{port}")]);
+    o.expect("status", "HTTP/1.1 200 Connection established");
+    o.expect("tunnel", "HTTP/1.1 200 OK");
+    o.expect("body", "hello from the host");
+    assert_eq!(server.join().unwrap(), 2);
 
     let o = p.run(&["http", proxy, "CONNECT evil.example.com:443"]);
     o.expect("status", "HTTP/1.1 403 Forbidden");
