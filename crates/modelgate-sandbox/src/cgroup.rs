@@ -215,6 +215,13 @@ impl SandboxCgroups {
         Ok(cg)
     }
 
+    /// The cgroup directories (one per hierarchy).
+    pub(crate) fn paths(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = self.dirs.iter().map(|(_, _, d)| d.clone()).collect();
+        v.dedup();
+        v
+    }
+
     /// Which controllers are in force.
     pub(crate) fn controllers(&self) -> Vec<Controller> {
         self.dirs.iter().map(|(c, _, _)| *c).collect()

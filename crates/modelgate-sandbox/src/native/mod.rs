@@ -625,6 +625,14 @@ impl Sandbox {
         }
     }
 
+    /// The sandbox's cgroup directories, one per hierarchy (removed at teardown).
+    pub fn cgroup_paths(&self) -> Vec<std::path::PathBuf> {
+        self.cgroups
+            .as_ref()
+            .map(SandboxCgroups::paths)
+            .unwrap_or_default()
+    }
+
     /// The controllers limiting this sandbox.
     pub fn cgroup_controllers(&self) -> Vec<&'static str> {
         self.cgroups

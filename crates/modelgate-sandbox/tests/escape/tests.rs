@@ -618,26 +618,6 @@ fn host_sockets_are_unreachable() {
     o.expect("/run/dbus/system_bus_socket", "ENOENT");
 }
 
-fn cgroup_dirs_named(name_part: &str) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    for h in ["memory", "pids", "cpu", "cpuacct"] {
-        let mut stack = vec![std::path::PathBuf::from(format!("/sys/fs/cgroup/{h}"))];
-        while let Some(d) = stack.pop() {
-            if let Ok(rd) = std::fs::read_dir(&d) {
-                for e in rd.flatten() {
-                    if e.file_type().is_ok_and(|t| t.is_dir()) {
-                        if e.file_name().to_string_lossy().contains(name_part) {
-                            found.push(e.path());
-                        }
-                        stack.push(e.path());
-                    }
-                }
-            }
-        }
-    }
-    found
-}
-
 fn processes_in_namespace(inode: u64) -> usize {
     let mut n = 0;
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -656,7 +636,6 @@ fn processes_in_namespace(inode: u64) -> usize {
 }
 
 fn workspace_is_shared_and_teardown_leaves_nothing() {
-    let before = cgroup_dirs_named(&format!("modelgate-sandbox-{}-", std::process::id())).len();
     let mut p = sandbox("");
     let s = &mut p.sandbox;
     s.write_file("task/input.txt", b"21\n").unwrap();
@@ -698,13 +677,17 @@ fn workspace_is_shared_and_teardown_leaves_nothing() {
     );
     let inodes = s.namespace_inodes().to_vec();
     assert_eq!(inodes.len(), 6);
-    let during = cgroup_dirs_named(&format!("modelgate-sandbox-{}-", std::process::id())).len();
-    assert!(during > before, "the sandbox has cgroups while alive");
+    let cgroups = s.cgroup_paths();
+    assert!(cgroups.len() >= 3, "memory, pids, cpu(acct): {cgroups:?}");
+    assert!(cgroups.iter().all(|c| c.is_dir()), "{cgroups:?}");
     // Between execs, no process runs in the sandbox.
     for ino in &inodes {
         assert_eq!(processes_in_namespace(*ino), 0);
     }
     p.sandbox.teardown().unwrap();
+    for c in &cgroups {
+        assert!(!c.exists(), "{} left behind", c.display());
+    }
     // The namespaces are gone: nothing holds them (the kernel frees the mounts and tmpfs).
     for ino in &inodes {
         assert_eq!(processes_in_namespace(*ino), 0);
