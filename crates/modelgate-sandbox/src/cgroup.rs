@@ -227,6 +227,15 @@ impl SandboxCgroups {
         self.dirs.iter().map(|(c, _, _)| *c).collect()
     }
 
+    /// The v1 `tasks` files (one per hierarchy), when every controller is on cgroup v1: a
+    /// single *thread* can then be moved in, and the processes it clones start inside.
+    pub(crate) fn v1_tasks_files(&self) -> Option<Vec<PathBuf>> {
+        if self.dirs.is_empty() || self.dirs.iter().any(|(_, v, _)| *v != 1) {
+            return None;
+        }
+        Some(self.paths().into_iter().map(|d| d.join("tasks")).collect())
+    }
+
     /// `cgroup.procs` files, opened for the exec intermediate to join (one per hierarchy).
     pub(crate) fn procs_files(&self) -> Result<Vec<File>, SandboxError> {
         let mut seen: Vec<&Path> = Vec::new();

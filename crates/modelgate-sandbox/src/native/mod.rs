@@ -19,6 +19,7 @@
 
 mod notify;
 mod plan;
+mod spawner;
 mod supervise;
 mod workspace;
 
@@ -72,6 +73,9 @@ pub struct Sandbox {
     seccomp_notify: bool,
     cgroups: Option<SandboxCgroups>,
     cgroup_procs: Vec<File>,
+    spawner: Option<spawner::Spawner>,
+    /// Set when a failure left the sandbox unable to enforce its policy; every exec refuses.
+    defunct: Option<String>,
     proxy: Option<EgressProxy>,
     degraded: Vec<String>,
     last_cap: u32,
@@ -136,9 +140,15 @@ impl Sandbox {
                 },
             )?)
         };
-        let cgroup_procs = match &cgroups {
-            Some(c) => c.procs_files()?,
-            None => Vec::new(),
+        // On cgroup v1, one spawner thread joins the cgroups once and every exec is cloned
+        // from it; otherwise each exec joins through cgroup.procs.
+        let spawner = match cgroups.as_ref().and_then(SandboxCgroups::v1_tasks_files) {
+            Some(tasks) => Some(spawner::Spawner::start(tasks)?),
+            None => None,
+        };
+        let cgroup_procs = match (&cgroups, &spawner) {
+            (Some(c), None) => c.procs_files()?,
+            _ => Vec::new(),
         };
 
         let setup = plan::setup_plan(policy)?;
@@ -274,6 +284,8 @@ impl Sandbox {
             seccomp_notify,
             cgroups,
             cgroup_procs,
+            spawner,
+            defunct: None,
             proxy,
             degraded,
             last_cap,
@@ -308,6 +320,9 @@ impl Sandbox {
         argv: &[S],
         options: &ExecOptions,
     ) -> Result<ExecResult, SandboxError> {
+        if let Some(why) = &self.defunct {
+            return Err(SandboxError::Defunct(why.clone()));
+        }
         let program = argv.first().ok_or_else(|| SandboxError::Spawn {
             program: String::new(),
             step: "argv".to_owned(),
@@ -395,10 +410,6 @@ impl Sandbox {
         if !self.cgroup_controllers().contains(&"pids") {
             rlimits.push((libc::RLIMIT_NPROC, u64::from(limits.processes)));
         }
-        let mut argv_ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
-        argv_ptrs.push(std::ptr::null());
-        let mut envp: Vec<*const libc::c_char> = env.iter().map(|a| a.as_ptr()).collect();
-        envp.push(std::ptr::null());
         let mut parent_only: Vec<RawFd> =
             vec![out_r.as_raw_fd(), err_r.as_raw_fd(), rep_r.as_raw_fd()];
         if let Some(w) = &in_w {
@@ -407,7 +418,7 @@ impl Sandbox {
         if let Some(w) = &go_w {
             parent_only.push(w.as_raw_fd());
         }
-        let exec_plan = child::ExecPlan {
+        let spec = spawner::ExecSpec {
             cgroup_procs: self.cgroup_procs.iter().map(AsRawFd::as_raw_fd).collect(),
             namespaces: self
                 .namespaces
@@ -419,16 +430,14 @@ impl Sandbox {
             stdout: out_w.as_raw_fd(),
             stderr: err_w.as_raw_fd(),
             cwd,
-            uid: plan::SANDBOX_ID,
-            gid: plan::SANDBOX_ID,
             rlimits,
             last_cap: self.last_cap,
             landlock: self.landlock.as_ref().map(AsRawFd::as_raw_fd),
-            seccomp: self.seccomp.as_deref(),
+            seccomp: self.seccomp.take(),
             seccomp_go: go_r.as_ref().map(AsRawFd::as_raw_fd),
             programs,
-            argv: argv_ptrs,
-            envp,
+            args,
+            env,
             report_write: rep_w.as_raw_fd(),
             parent_only,
         };
@@ -445,8 +454,19 @@ impl Sandbox {
             .timeout
             .map_or(limits.wall_time.0, |t| t.min(limits.wall_time.0));
         let start = Instant::now();
-        let spawned = sys::spawn_exec(&exec_plan);
-        self.exec_ops = exec_plan.ops;
+        let (spawned, spec) = match &self.spawner {
+            Some(sp) => sp.spawn(spec),
+            None => (spawner::spawn(&spec), Some(spec)),
+        };
+        if let Some(spec) = spec {
+            self.exec_ops = spec.ops;
+            self.seccomp = spec.seccomp;
+        } else {
+            // The plan (and the seccomp program with it) is gone: never run without it.
+            let why = "the spawner thread is gone".to_owned();
+            self.defunct = Some(why.clone());
+            return Err(SandboxError::Defunct(why));
+        }
         let intermediate = spawned.map_err(|e| spawn_err("clone", e))?;
         drop((out_w, err_w, rep_w, in_r));
         let (istatus, _) = sys::wait4(intermediate).map_err(|e| spawn_err("wait", e))?;
@@ -615,6 +635,9 @@ impl Sandbox {
     fn release(&mut self) -> Result<(), SandboxError> {
         if let Some(mut p) = self.proxy.take() {
             p.stop();
+        }
+        if let Some(mut sp) = self.spawner.take() {
+            sp.stop();
         }
         self.landlock = None;
         self.namespaces.clear();

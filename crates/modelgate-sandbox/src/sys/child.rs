@@ -97,7 +97,7 @@ pub(crate) struct ExecPlan<'a> {
     /// Namespace files with their `CLONE_NEW*` type, user namespace first.
     pub(crate) namespaces: Vec<(RawFd, c_int)>,
     /// Per-exec mounts in the command's private mount namespace (its own `/proc`).
-    pub(crate) ops: Vec<MountOp>,
+    pub(crate) ops: &'a [MountOp],
     pub(crate) stdin: RawFd,
     pub(crate) stdout: RawFd,
     pub(crate) stderr: RawFd,
@@ -582,7 +582,7 @@ pub(crate) unsafe fn raw_clone(flags: u64) -> Result<c_long, i32> {
 unsafe fn exec_command(plan: &ExecPlan<'_>) -> ! {
     let fd = plan.report_write;
     // SAFETY: child process with a private mount namespace.
-    if let Err((i, e)) = unsafe { run_ops(&plan.ops) } {
+    if let Err((i, e)) = unsafe { run_ops(plan.ops) } {
         fail(fd, i, e);
     }
     // SAFETY (block): every system call below takes integers, descriptors prepared by the
