@@ -450,6 +450,10 @@ fn fork_bomb_stops_at_the_process_limit() {
 }
 
 fn memory_bomb_is_killed_at_the_limit() {
+    // The supervisor is far bigger than the bomb: the memory-limit kill must still pick the
+    // bomb (the spawner thread sits in the sandbox's memory cgroup, but the OOM killer only
+    // weighs thread-group leaders there, and the supervisor's leader is not in it).
+    let ballast: Vec<u8> = vec![1u8; 256 << 20];
     let mut p = sandbox("limits:\n  memory: 64MiB\n");
     let o = p.run(&["membomb", "1024"]);
     assert_eq!(
@@ -472,6 +476,8 @@ fn memory_bomb_is_killed_at_the_limit() {
         "{}",
         o.result.peak_memory_bytes
     );
+    let touched: usize = ballast.iter().step_by(4096).map(|b| usize::from(*b)).sum();
+    assert_eq!(touched, (256 << 20) / 4096);
 }
 
 fn disk_fill_stops_at_the_tmpfs_caps() {
