@@ -48,7 +48,11 @@ fn handled_fs(abi: u32) -> u64 {
 
 /// Builds the ruleset for a sandbox whose root directory is `root` (an `O_PATH` descriptor
 /// of the sandbox's `/`). Returns `None` when `abi` is 0.
-pub(crate) fn ruleset(abi: u32, root: &OwnedFd) -> Result<Option<OwnedFd>, SandboxError> {
+pub(crate) fn ruleset(
+    abi: u32,
+    root: &OwnedFd,
+    writable_binds: &[&std::path::Path],
+) -> Result<Option<OwnedFd>, SandboxError> {
     if abi == 0 {
         return Ok(None);
     }
@@ -100,6 +104,33 @@ pub(crate) fn ruleset(abi: u32, root: &OwnedFd) -> Result<Option<OwnedFd>, Sandb
         read | ((WRITE_FILE | TRUNCATE | IOCTL_DEV) & handled),
     )
     .map_err(SandboxError::setup("landlock rule for /dev"))?;
+    // Binds the policy marks writable: files get the file rights, directories everything.
+    for target in writable_binds {
+        let rel = target.strip_prefix("/").unwrap_or(target);
+        let rel = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(rel.as_os_str()))
+            .map_err(|_| {
+            SandboxError::setup("landlock rule for a bind")(std::io::Error::other("NUL in path"))
+        })?;
+        let fd = sys::openat2(
+            root.as_fd(),
+            &rel,
+            libc::O_PATH | libc::O_CLOEXEC,
+            0,
+            libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS,
+        )
+        .map_err(SandboxError::setup(format!(
+            "open {} for landlock",
+            target.display()
+        )))?;
+        let is_dir = std::fs::File::from(fd.try_clone().map_err(SandboxError::setup("dup"))?)
+            .metadata()
+            .is_ok_and(|m| m.is_dir());
+        let file_rights = (EXECUTE | READ_FILE | WRITE_FILE | TRUNCATE) & handled;
+        let rights = if is_dir { read | write } else { file_rights };
+        sys::landlock_allow_path(rs.as_fd(), fd.as_fd(), rights).map_err(SandboxError::setup(
+            format!("landlock rule for {}", target.display()),
+        ))?;
+    }
     Ok(Some(rs))
 }
 

@@ -240,7 +240,14 @@ impl Sandbox {
             libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS,
         )
         .map_err(SandboxError::setup("open /workspace"))?;
-        let landlock = crate::landlock::ruleset(landlock_abi, &root)?;
+        let writable: Vec<&std::path::Path> = policy
+            .filesystem
+            .binds
+            .iter()
+            .filter(|b| b.writable)
+            .map(|b| b.target.as_path())
+            .collect();
+        let landlock = crate::landlock::ruleset(landlock_abi, &root, &writable)?;
         let proxy = if policy.network.mode == NetworkMode::Allowlist {
             let netns = namespaces
                 .iter()

@@ -91,6 +91,10 @@ pub(crate) const ALL: &[(&str, fn())] = &[
         "a_rootfs_directory_becomes_the_read_only_root",
         a_rootfs_directory_becomes_the_read_only_root,
     ),
+    (
+        "binds_are_read_only_unless_marked_writable",
+        binds_are_read_only_unless_marked_writable,
+    ),
 ];
 
 fn has_event(events: &[Event], f: impl Fn(&Event) -> bool) -> bool {
@@ -885,4 +889,26 @@ fn a_rootfs_directory_becomes_the_read_only_root() {
         ]
     );
     assert_eq!(lines.collect::<Vec<_>>(), ["NAME=tiny", "ro", "ws"]);
+}
+
+fn binds_are_read_only_unless_marked_writable() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let rw = tempfile::tempdir().unwrap();
+    let ro = tempfile::tempdir().unwrap();
+    for d in [rw.path(), ro.path()] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let yaml = format!(
+        "filesystem:\n  binds:\n    - {{source: {}, target: /data/out, writable: true}}\n    - {{source: {}, target: /data/in}}\n",
+        rw.path().display(),
+        ro.path().display()
+    );
+    let mut p = sandbox(&yaml);
+    let o = p.run(&["write", "/data/out/result.txt", "/data/in/x", "/data/y"]);
+    o.expect("/data/out/result.txt", "ok"); // landlock has a rule for the writable bind
+    o.expect("/data/in/x", "EROFS");
+    o.expect("/data/y", "EROFS");
+    // On the host the file belongs to the sandbox user's dedicated uid, never root.
+    let meta = std::fs::metadata(rw.path().join("result.txt")).unwrap();
+    assert_eq!(meta.uid(), p.sandbox.policy().isolation.host_uid + 1);
 }
