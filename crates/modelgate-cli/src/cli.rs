@@ -1,6 +1,8 @@
 //! Every command and flag, defined once; `--help` is derived from these definitions.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use modelgate_core::Severity;
@@ -24,6 +26,9 @@ pub(crate) enum Command {
     Pickle(PickleCommand),
     /// List every scan rule with its code, default severity and what to do about it.
     Rules(RulesArgs),
+    /// Run untrusted commands contained (namespaces, seccomp, landlock, cgroups; no network).
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
     /// Print the manifest of a file or directory: per-file digests in canonical order.
     Hash(HashArgs),
     /// Generate signing keys.
@@ -162,6 +167,62 @@ pub(crate) struct DatasetListArgs {
     /// Output format (`sarif` is refused).
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub(crate) format: OutputFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SandboxCommand {
+    /// Run CMD contained; print its output and exit with its status (2 on a sandbox error).
+    Exec(SandboxExecArgs),
+    /// Show which isolation features this host offers and what the policy will use.
+    Doctor(SandboxDoctorArgs),
+}
+
+/// Sandbox backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SandboxBackend {
+    /// Linux namespaces, seccomp, landlock and cgroups; no container engine needed.
+    Native,
+    /// A hardened `docker run`/`podman run` (gVisor's runsc when registered).
+    Oci,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SandboxExecArgs {
+    /// Policy file (YAML). Default: the built-in policy (`modelgate sandbox doctor` shows it).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) policy: Option<PathBuf>,
+    /// Host directory copied into /workspace before the run; regular files are copied back
+    /// afterwards (links and special files never are).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) workspace: Option<PathBuf>,
+    /// Print the structured result (status, capped output, times, peak memory, events) as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Isolation backend.
+    #[arg(long, value_enum, default_value_t = SandboxBackend::Native)]
+    pub(crate) backend: SandboxBackend,
+    /// Image for `--backend oci`.
+    #[arg(long, value_name = "IMAGE", required_if_eq("backend", "oci"))]
+    pub(crate) image: Option<String>,
+    /// Run even when the host lacks isolation the policy requires. Warns loudly on every run.
+    #[arg(long)]
+    pub(crate) allow_degraded: bool,
+    /// Wall-clock limit for this run, when shorter than the policy's (e.g. 10s, 500ms).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) timeout: Option<Duration>,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub(crate) command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SandboxDoctorArgs {
+    /// Assess this policy file instead of the default policy.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) policy: Option<PathBuf>,
+    /// Print the findings as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -402,6 +463,10 @@ pub(crate) struct AttestArgs {
     /// The files the statement is about.
     #[arg(value_name = "SUBJECT", required = true)]
     pub(crate) subjects: Vec<PathBuf>,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    modelgate_sandbox::policy::parse_duration(s)
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {

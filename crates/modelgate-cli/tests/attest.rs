@@ -16,32 +16,9 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-// --- helpers (copied from tests/support/mod.rs, which this file does not include) -------------
+mod support;
 
-fn modelgate(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_modelgate"))
-        .args(args)
-        .current_dir(cwd)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run modelgate")
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().unwrap_or(-1)
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn repo_root() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-}
+use support::{code, modelgate, repo_root, stderr, stdout};
 
 /// Runs modelgate and asserts its exit code, showing both streams on failure.
 #[track_caller]

@@ -6,6 +6,7 @@ mod hash;
 mod key;
 mod pickle;
 mod rules;
+mod sandbox;
 mod scan;
 mod sign;
 mod verify;
@@ -24,5 +25,6 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Verify(cmd) => verify::run(&cmd),
         Command::Attest(args) => attest::run(&args),
         Command::Dataset(cmd) => dataset::run(&cmd),
+        Command::Sandbox(cmd) => sandbox::run(&cmd),
     }
 }

@@ -34,83 +34,82 @@ pub fn repo_root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
 
-/// Checks `value` against `schema` (draft 2020-12 subset: type, required, properties,
-/// additionalProperties: false, items, enum, const, $ref to #/$defs, minimum, pattern as a
-/// prefix/charset check is not done). Returns the list of violations with JSON pointers.
+/// Checks `value` against `schema`: the draft 2020-12 subset our published schemas use (type —
+/// also as a list —, required, properties, additionalProperties: false, items, enum, const,
+/// `$ref` to `#/$defs`, minimum). Returns the violations with JSON pointers, so a schema that
+/// drifts from the output fails the test that checks it.
 pub fn schema_violations(schema: &Value, value: &Value) -> Vec<String> {
     let mut errors = Vec::new();
     check(schema, schema, value, "", &mut errors);
     errors
 }
 
-fn resolve<'a>(root: &'a Value, schema: &'a Value) -> &'a Value {
-    match schema.get("$ref").and_then(Value::as_str) {
-        Some(r) => {
-            let name = r.trim_start_matches("#/$defs/");
-            &root["$defs"][name]
-        }
-        None => schema,
-    }
-}
-
 fn check(root: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
-    let schema = resolve(root, schema);
+    let schema = match schema.get("$ref").and_then(Value::as_str) {
+        Some(r) => &root["$defs"][r.trim_start_matches("#/$defs/")],
+        None => schema,
+    };
     if let Some(c) = schema.get("const")
         && c != value
     {
-        errors.push(format!("{at}: expected const {c}, got {value}"));
+        errors.push(format!("{at}: expected {c}, got {value}"));
     }
     if let Some(options) = schema.get("enum").and_then(Value::as_array)
         && !options.contains(value)
     {
         errors.push(format!("{at}: {value} not in enum"));
     }
-    match schema.get("type").and_then(Value::as_str) {
-        Some("object") => {
-            let Some(obj) = value.as_object() else {
-                errors.push(format!("{at}: expected object"));
-                return;
-            };
-            for key in schema["required"].as_array().into_iter().flatten() {
-                let key = key.as_str().unwrap_or_default();
-                if !obj.contains_key(key) {
-                    errors.push(format!("{at}: missing required `{key}`"));
+    let types: Vec<&str> = match schema.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if types.is_empty() {
+        return;
+    }
+    let matches = |t: &str| match t {
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "string" => value.is_string(),
+        "boolean" => value.is_boolean(),
+        "null" => value.is_null(),
+        _ => false,
+    };
+    if !types.iter().any(|t| matches(t)) {
+        errors.push(format!("{at}: expected {types:?}, got {value}"));
+        return;
+    }
+    if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
+        && value.as_f64().is_some_and(|v| v < min)
+    {
+        errors.push(format!("{at}: below minimum {min}"));
+    }
+    if let Some(obj) = value.as_object() {
+        for key in schema["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            if !obj.contains_key(key) {
+                errors.push(format!("{at}: missing required `{key}`"));
+            }
+        }
+        for (key, child) in obj {
+            match schema.get("properties").and_then(|p| p.get(key)) {
+                Some(sub) => check(root, sub, child, &format!("{at}/{key}"), errors),
+                None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
+                    errors.push(format!("{at}: unexpected property `{key}`"));
                 }
-            }
-            let props = schema.get("properties").and_then(Value::as_object);
-            for (key, child) in obj {
-                match props.and_then(|p| p.get(key)) {
-                    Some(sub) => check(root, sub, child, &format!("{at}/{key}"), errors),
-                    None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
-                        errors.push(format!("{at}: unexpected property `{key}`"));
-                    }
-                    None => {}
-                }
+                None => {}
             }
         }
-        Some("array") => {
-            let Some(items) = value.as_array() else {
-                errors.push(format!("{at}: expected array"));
-                return;
-            };
-            if let Some(item_schema) = schema.get("items") {
-                for (i, item) in items.iter().enumerate() {
-                    check(root, item_schema, item, &format!("{at}/{i}"), errors);
-                }
-            }
+    }
+    if let (Some(items), Some(sub)) = (value.as_array(), schema.get("items")) {
+        for (i, item) in items.iter().enumerate() {
+            check(root, sub, item, &format!("{at}/{i}"), errors);
         }
-        Some("integer") => {
-            if !value.is_u64() && !value.is_i64() {
-                errors.push(format!("{at}: expected integer"));
-            } else if let Some(min) = schema.get("minimum").and_then(Value::as_i64)
-                && value.as_i64().is_some_and(|v| v < min)
-            {
-                errors.push(format!("{at}: below minimum {min}"));
-            }
-        }
-        Some("string") if !value.is_string() => {
-            errors.push(format!("{at}: expected string"));
-        }
-        _ => {}
     }
 }
