@@ -536,7 +536,9 @@ def main() -> int:
             doc["big_results"] = [r for r in old.get("big_results", [])
                                   if not args.big or r["tool"] not in [*tools, "sha256sum"]]
             if not tools:
-                doc["date"] = old.get("date", doc["date"])  # re-rendering only
+                # Re-rendering only: the date and the machine's state are the measured run's.
+                doc["date"] = old.get("date", doc["date"])
+                doc["machine"] = old.get("machine", doc["machine"])
         except (ValueError, KeyError):
             pass
 
