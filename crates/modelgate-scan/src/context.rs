@@ -128,3 +128,18 @@ impl<'a> Ctx<'a> {
         })
     }
 }
+
+/// Runs `rule` with a fresh context for a stream at `location` named `name`, under default
+/// limits, and returns what it reported: the one harness every rule's tests use.
+#[cfg(test)]
+pub(crate) fn run_rule(
+    location: Location,
+    name: &str,
+    rule: impl FnOnce(&mut Ctx<'_>),
+) -> Vec<Finding> {
+    let limits = Limits::default();
+    let mut sink = FindingSink::default();
+    let mut ctx = Ctx::new(&limits, location, name.to_owned(), None, &mut sink);
+    rule(&mut ctx);
+    sink.findings
+}

@@ -98,23 +98,13 @@ fn report(ctx: &mut Ctx<'_>, e: &GgufError) {
 
 #[cfg(test)]
 mod tests {
-    use modelgate_core::{Limits, Location, Severity};
+    use modelgate_core::{Location, Severity};
 
     use super::*;
-    use crate::context::FindingSink;
+    use crate::context::run_rule;
 
     fn run(bytes: &[u8]) -> Vec<Finding> {
-        let limits = Limits::default();
-        let mut sink = FindingSink::default();
-        let mut ctx = Ctx::new(
-            &limits,
-            Location::file("m.gguf"),
-            "m.gguf".into(),
-            None,
-            &mut sink,
-        );
-        scan(&mut ctx, &bytes);
-        sink.findings
+        run_rule(Location::file("m.gguf"), "m.gguf", |ctx| scan(ctx, &bytes))
     }
 
     fn le64(v: u64) -> [u8; 8] {

@@ -511,23 +511,16 @@ fn lambda_evidence(config: &serde_json::Map<String, Value>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use modelgate_core::Limits;
 
     use super::*;
-    use crate::context::FindingSink;
+    use crate::context::run_rule;
 
     fn run(json: &str) -> Vec<Finding> {
-        let limits = Limits::default();
-        let mut sink = FindingSink::default();
-        let mut ctx = Ctx::new(
-            &limits,
+        run_rule(
             Location::file("m.keras").with_member("config.json"),
-            "config.json".into(),
-            None,
-            &mut sink,
-        );
-        check_config_json(&mut ctx, json.as_bytes());
-        sink.findings
+            "config.json",
+            |ctx| check_config_json(ctx, json.as_bytes()),
+        )
     }
 
     const BENIGN_V3: &str = r#"{"module": "keras", "class_name": "Sequential", "config": {"name": "sequential", "trainable": true,
@@ -679,48 +672,27 @@ mod tests {
     fn hdf5_model_config_is_checked_at_the_attribute_offset() {
         let json = br#"{"class_name": "Sequential", "config": {"layers": [{"class_name": "Lambda", "config": {"name": "x", "function": ["4wEAAAAA", null, null], "function_type": "lambda"}}]}}"#;
         let h5 = h5_with_model_config(json);
-        let limits = Limits::default();
-        let mut sink = FindingSink::default();
-        let mut ctx = Ctx::new(
-            &limits,
-            Location::file("m.h5"),
-            "m.h5".into(),
-            None,
-            &mut sink,
-        );
-        scan_hdf5(&mut ctx, &h5.as_slice());
-        let f = &sink.findings;
+        let f = &run_rule(Location::file("m.h5"), "m.h5", |ctx| {
+            scan_hdf5(ctx, &h5.as_slice());
+        });
         assert_eq!(f.len(), 1, "{f:#?}");
         assert_eq!(f[0].rule, RuleId::KerasLambdaLayer);
         assert_eq!(f[0].location.offset, Some(112)); // the attribute message, after the 16-byte header prefix
         assert!(f[0].message.contains("model_config"));
 
         let benign = h5_with_model_config(BENIGN_LEGACY.as_bytes());
-        let mut sink = FindingSink::default();
-        let mut ctx = Ctx::new(
-            &limits,
-            Location::file("m.h5"),
-            "m.h5".into(),
-            None,
-            &mut sink,
-        );
-        scan_hdf5(&mut ctx, &benign.as_slice());
-        assert!(sink.findings.is_empty(), "{:#?}", sink.findings);
+        let found = run_rule(Location::file("m.h5"), "m.h5", |ctx| {
+            scan_hdf5(ctx, &benign.as_slice());
+        });
+        assert!(found.is_empty(), "{found:#?}");
     }
 
     #[test]
     fn broken_hdf5_is_malformed_medium() {
-        let limits = Limits::default();
-        let mut sink = FindingSink::default();
-        let mut ctx = Ctx::new(
-            &limits,
-            Location::file("m.h5"),
-            "m.h5".into(),
-            None,
-            &mut sink,
-        );
-        scan_hdf5(&mut ctx, &b"\x89HDF\r\n\x1a\n\x07".as_slice());
-        assert_eq!(sink.findings[0].rule, RuleId::KerasMalformed);
-        assert_eq!(sink.findings[0].severity, Severity::Medium);
+        let found = run_rule(Location::file("m.h5"), "m.h5", |ctx| {
+            scan_hdf5(ctx, &b"\x89HDF\r\n\x1a\n\x07".as_slice());
+        });
+        assert_eq!(found[0].rule, RuleId::KerasMalformed);
+        assert_eq!(found[0].severity, Severity::Medium);
     }
 }

@@ -280,23 +280,13 @@ fn check_external(ctx: &mut Ctx<'_>, tensor: &ExternalTensor) {
 
 #[cfg(test)]
 mod tests {
-    use modelgate_core::{Limits, Location};
+    use modelgate_core::Location;
 
     use super::*;
-    use crate::context::FindingSink;
+    use crate::context::run_rule;
 
     fn run(bytes: &[u8]) -> Vec<Finding> {
-        let limits = Limits::default();
-        let mut sink = FindingSink::default();
-        let mut ctx = Ctx::new(
-            &limits,
-            Location::file("m.onnx"),
-            "m.onnx".into(),
-            None,
-            &mut sink,
-        );
-        scan(&mut ctx, &bytes);
-        sink.findings
+        run_rule(Location::file("m.onnx"), "m.onnx", |ctx| scan(ctx, &bytes))
     }
 
     // Protobuf helpers (same encoding as onnx.proto; written out here so the test shows the bytes).

@@ -336,28 +336,20 @@ pub fn scan_python(ctx: &mut Ctx<'_>, src: &dyn ByteSource) {
 
 #[cfg(test)]
 mod tests {
-    use modelgate_core::{Limits, Location};
+    use modelgate_core::Location;
 
     use super::*;
-    use crate::context::FindingSink;
+    use crate::context::run_rule;
 
     fn run(name: &str, body: &str, python: bool) -> Vec<Finding> {
-        let limits = Limits::default();
-        let mut sink = FindingSink::default();
-        let mut ctx = Ctx::new(
-            &limits,
-            Location::file(format!("repo/{name}")),
-            name.into(),
-            None,
-            &mut sink,
-        );
         let bytes = body.as_bytes();
-        if python {
-            scan_python(&mut ctx, &bytes);
-        } else {
-            scan_json(&mut ctx, &bytes);
-        }
-        sink.findings
+        run_rule(Location::file(format!("repo/{name}")), name, |ctx| {
+            if python {
+                scan_python(ctx, &bytes);
+            } else {
+                scan_json(ctx, &bytes);
+            }
+        })
     }
 
     #[test]

@@ -69,23 +69,15 @@ fn report(ctx: &mut Ctx<'_>, e: &SafetensorsError) {
 
 #[cfg(test)]
 mod tests {
-    use modelgate_core::{Limits, Location, Severity};
+    use modelgate_core::{Location, Severity};
 
     use super::*;
-    use crate::context::FindingSink;
+    use crate::context::run_rule;
 
     fn run(bytes: &[u8]) -> Vec<Finding> {
-        let limits = Limits::default();
-        let mut sink = FindingSink::default();
-        let mut ctx = Ctx::new(
-            &limits,
-            Location::file("m.safetensors"),
-            "m.safetensors".into(),
-            None,
-            &mut sink,
-        );
-        scan(&mut ctx, &bytes);
-        sink.findings
+        run_rule(Location::file("m.safetensors"), "m.safetensors", |ctx| {
+            scan(ctx, &bytes)
+        })
     }
 
     fn file(json: &str, data: usize) -> Vec<u8> {
