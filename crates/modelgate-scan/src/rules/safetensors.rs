@@ -76,7 +76,7 @@ mod tests {
 
     fn run(bytes: &[u8]) -> Vec<Finding> {
         run_rule(Location::file("m.safetensors"), "m.safetensors", |ctx| {
-            scan(ctx, &bytes)
+            scan(ctx, &bytes);
         })
     }
 
