@@ -164,6 +164,29 @@ fn single_pem_block(text: &[u8]) -> Result<(String, Zeroizing<Vec<u8>>), KeyErro
     }
 }
 
+/// The key algorithms modelgate signs and verifies with.
+enum KeyKind {
+    P256,
+    P384,
+    Ed25519,
+}
+
+/// Which supported algorithm an `AlgorithmIdentifier` (of a PKCS#8 or SPKI key) names.
+fn key_kind(algorithm: &spki::AlgorithmIdentifierRef<'_>) -> Result<KeyKind, KeyError> {
+    match algorithm.oid.to_string().as_str() {
+        OID_EC_PUBLIC_KEY => {
+            let curve = algorithm.parameters_oid().map_err(malformed)?.to_string();
+            match curve.as_str() {
+                OID_P256 => Ok(KeyKind::P256),
+                OID_P384 => Ok(KeyKind::P384),
+                other => Err(KeyError::Unsupported(curve_name(other))),
+            }
+        }
+        OID_ED25519 => Ok(KeyKind::Ed25519),
+        other => Err(KeyError::Unsupported(algorithm_name(other))),
+    }
+}
+
 fn curve_name(oid: &str) -> String {
     match oid {
         OID_P521 => "ECDSA P-521".to_owned(),
@@ -230,28 +253,16 @@ impl PrivateKey {
         match label.as_str() {
             "PRIVATE KEY" => {
                 let info = pkcs8::PrivateKeyInfo::try_from(der.as_slice()).map_err(malformed)?;
-                let oid = info.algorithm.oid.to_string();
-                match oid.as_str() {
-                    OID_EC_PUBLIC_KEY => {
-                        let curve = info
-                            .algorithm
-                            .parameters_oid()
-                            .map_err(malformed)?
-                            .to_string();
-                        match curve.as_str() {
-                            OID_P256 => p256::ecdsa::SigningKey::from_pkcs8_der(&der)
-                                .map(PrivateKey::P256)
-                                .map_err(malformed),
-                            OID_P384 => p384::ecdsa::SigningKey::from_pkcs8_der(&der)
-                                .map(PrivateKey::P384)
-                                .map_err(malformed),
-                            other => Err(KeyError::Unsupported(curve_name(other))),
-                        }
-                    }
-                    OID_ED25519 => ed25519_dalek::SigningKey::from_pkcs8_der(&der)
+                match key_kind(&info.algorithm)? {
+                    KeyKind::P256 => p256::ecdsa::SigningKey::from_pkcs8_der(&der)
+                        .map(PrivateKey::P256)
+                        .map_err(malformed),
+                    KeyKind::P384 => p384::ecdsa::SigningKey::from_pkcs8_der(&der)
+                        .map(PrivateKey::P384)
+                        .map_err(malformed),
+                    KeyKind::Ed25519 => ed25519_dalek::SigningKey::from_pkcs8_der(&der)
                         .map(PrivateKey::Ed25519)
                         .map_err(malformed),
-                    other => Err(KeyError::Unsupported(algorithm_name(other))),
                 }
             }
             "EC PRIVATE KEY" => {
@@ -375,28 +386,16 @@ impl PublicKey {
             }
         }
         let info = spki::SubjectPublicKeyInfoRef::try_from(der.as_slice()).map_err(malformed)?;
-        let oid = info.algorithm.oid.to_string();
-        match oid.as_str() {
-            OID_EC_PUBLIC_KEY => {
-                let curve = info
-                    .algorithm
-                    .parameters_oid()
-                    .map_err(malformed)?
-                    .to_string();
-                match curve.as_str() {
-                    OID_P256 => p256::ecdsa::VerifyingKey::from_public_key_der(&der)
-                        .map(PublicKey::P256)
-                        .map_err(malformed),
-                    OID_P384 => p384::ecdsa::VerifyingKey::from_public_key_der(&der)
-                        .map(PublicKey::P384)
-                        .map_err(malformed),
-                    other => Err(KeyError::Unsupported(curve_name(other))),
-                }
-            }
-            OID_ED25519 => ed25519_dalek::VerifyingKey::from_public_key_der(&der)
+        match key_kind(&info.algorithm)? {
+            KeyKind::P256 => p256::ecdsa::VerifyingKey::from_public_key_der(&der)
+                .map(PublicKey::P256)
+                .map_err(malformed),
+            KeyKind::P384 => p384::ecdsa::VerifyingKey::from_public_key_der(&der)
+                .map(PublicKey::P384)
+                .map_err(malformed),
+            KeyKind::Ed25519 => ed25519_dalek::VerifyingKey::from_public_key_der(&der)
                 .map(PublicKey::Ed25519)
                 .map_err(malformed),
-            other => Err(KeyError::Unsupported(algorithm_name(other))),
         }
     }
 
