@@ -34,6 +34,42 @@ fn expect(args: &[&str], cwd: &Path, want: i32) -> Output {
     out
 }
 
+/// `modelgate verify model` of `d/model` with `d/k.pub.pem` and `d/model/model.sig`.
+#[track_caller]
+fn verify_default(d: &Path, want: i32) -> Output {
+    expect(
+        &[
+            "verify",
+            "model",
+            "--key",
+            "k.pub.pem",
+            "--signature",
+            "model/model.sig",
+            "model",
+        ],
+        d,
+        want,
+    )
+}
+
+/// `modelgate sign model` of `d/model` with `d/k.priv.pem` into `d/model/model.sig`.
+#[track_caller]
+fn sign_default(d: &Path, want: i32) -> Output {
+    expect(
+        &[
+            "sign",
+            "model",
+            "--key",
+            "k.priv.pem",
+            "--signature",
+            "model/model.sig",
+            "model",
+        ],
+        d,
+        want,
+    )
+}
+
 fn keygen(dir: &Path, key_type: &str, prefix: &str) {
     expect(
         &["key", "generate", "--type", key_type, "--out", prefix],
@@ -194,51 +230,15 @@ fn sign_then_verify_then_tamper_names_every_difference() {
     let d = dir.path();
     make_model(&d.join("model"), true);
     keygen(d, "ecdsa-p256", "k");
-    let signed = expect(
-        &[
-            "sign",
-            "model",
-            "--key",
-            "k.priv.pem",
-            "--signature",
-            "model/model.sig",
-            "model",
-        ],
-        d,
-        0,
-    );
+    let signed = sign_default(d, 0);
     assert!(stdout(&signed).contains("5 files"), "{}", stdout(&signed));
-    let ok = expect(
-        &[
-            "verify",
-            "model",
-            "--key",
-            "k.pub.pem",
-            "--signature",
-            "model/model.sig",
-            "model",
-        ],
-        d,
-        0,
-    );
+    let ok = verify_default(d, 0);
     assert!(stdout(&ok).starts_with("VERIFIED"), "{}", stdout(&ok));
 
     fs::write(d.join("model/a/x.txt"), "hellO\n").unwrap();
     fs::remove_file(d.join("model/empty.txt")).unwrap();
     fs::write(d.join("model/extra.py"), "import os\n").unwrap();
-    let bad = expect(
-        &[
-            "verify",
-            "model",
-            "--key",
-            "k.pub.pem",
-            "--signature",
-            "model/model.sig",
-            "model",
-        ],
-        d,
-        1,
-    );
+    let bad = verify_default(d, 1);
     let text = stdout(&bad);
     assert!(text.starts_with("FAILED"), "{text}");
     assert!(
@@ -510,38 +510,14 @@ fn every_key_type_signs_and_verifies_models() {
             0,
         );
         // The empty file is unrepresentable in sharded manifests and so reported, not hidden.
-        let out = expect(
-            &[
-                "verify",
-                "model",
-                "--key",
-                "k.pub.pem",
-                "--signature",
-                "model/model.sig",
-                "model",
-            ],
-            d,
-            1,
-        );
+        let out = verify_default(d, 1);
         assert!(
             stdout(&out).contains("[unsigned-files] empty.txt"),
             "{}",
             stdout(&out)
         );
         fs::remove_file(d.join("model/empty.txt")).unwrap();
-        expect(
-            &[
-                "verify",
-                "model",
-                "--key",
-                "k.pub.pem",
-                "--signature",
-                "model/model.sig",
-                "model",
-            ],
-            d,
-            0,
-        );
+        verify_default(d, 0);
     }
 }
 
@@ -763,33 +739,9 @@ fn interop_model_signing_cli_signatures_verify_with_modelgate() {
             d,
         );
         ok(&out, "model_signing sign key");
-        expect(
-            &[
-                "verify",
-                "model",
-                "--key",
-                "k.pub.pem",
-                "--signature",
-                "model/model.sig",
-                "model",
-            ],
-            d,
-            0,
-        );
+        verify_default(d, 0);
         fs::write(d.join("model/weights.bin"), vec![8u8; 100_000]).unwrap();
-        let out = expect(
-            &[
-                "verify",
-                "model",
-                "--key",
-                "k.pub.pem",
-                "--signature",
-                "model/model.sig",
-                "model",
-            ],
-            d,
-            1,
-        );
+        let out = verify_default(d, 1);
         assert!(
             stdout(&out).contains("[changed-file] weights.bin"),
             "{}",
@@ -808,19 +760,7 @@ fn interop_modelgate_signatures_verify_with_model_signing_cli() {
         let d = dir.path();
         make_model(&d.join("model"), true);
         keygen(d, key_type, "k");
-        expect(
-            &[
-                "sign",
-                "model",
-                "--key",
-                "k.priv.pem",
-                "--signature",
-                "model/model.sig",
-                "model",
-            ],
-            d,
-            0,
-        );
+        sign_default(d, 0);
         let out = model_signing(
             &python,
             &[
