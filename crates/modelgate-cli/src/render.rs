@@ -189,3 +189,17 @@ pub(crate) fn clear_progress() {
         let _ = stderr.flush();
     }
 }
+
+/// Writes a finished report to `output`, or to standard output when there is none.
+pub(crate) fn emit(text: &str, output: Option<&std::path::Path>) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    if let Some(path) = output {
+        std::fs::write(path, text)
+            .with_context(|| format!("cannot write the report to {}", path.display()))?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
+    }
+    Ok(())
+}

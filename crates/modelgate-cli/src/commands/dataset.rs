@@ -1,8 +1,7 @@
 //! `modelgate dataset scan|vet|verify|list`.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use modelgate_core::Severity;
@@ -57,18 +56,6 @@ fn registry_path(arg: Option<&PathBuf>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("datasets.yaml"))
 }
 
-fn emit(text: &str, output: Option<&Path>) -> anyhow::Result<()> {
-    if let Some(path) = output {
-        std::fs::write(path, text)
-            .with_context(|| format!("cannot write the report to {}", path.display()))?;
-    } else {
-        let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())?;
-        out.flush()?;
-    }
-    Ok(())
-}
-
 fn render_report(
     report: &DatasetReport,
     format: OutputFormat,
@@ -120,7 +107,7 @@ fn scan(args: &DatasetScanArgs) -> anyhow::Result<Outcome> {
         args.detect.fail_on,
         args.output.is_none(),
     )?;
-    emit(&text, args.output.as_deref())?;
+    render::emit(&text, args.output.as_deref())?;
     Ok(outcome(&report, args.detect.fail_on))
 }
 
@@ -169,7 +156,7 @@ fn vet(args: &DatasetVetArgs) -> anyhow::Result<Outcome> {
                 }
             );
         }
-        emit(&text, None)?;
+        render::emit(&text, None)?;
         return Ok(verdict);
     }
     let after = registry::pin(&args.file)?;
@@ -238,7 +225,7 @@ fn vet(args: &DatasetVetArgs) -> anyhow::Result<Outcome> {
             reg_path.display()
         ),
     };
-    emit(&text, None)?;
+    render::emit(&text, None)?;
     Ok(Outcome::Pass)
 }
 
@@ -279,7 +266,7 @@ fn verify(args: &DatasetVerifyArgs) -> anyhow::Result<Outcome> {
             v.expected
         ),
     };
-    emit(&text, None)?;
+    render::emit(&text, None)?;
     Ok(if v.ok() { Outcome::Pass } else { Outcome::Fail })
 }
 
@@ -315,6 +302,6 @@ fn list(args: &DatasetListArgs) -> anyhow::Result<Outcome> {
             out
         }
     };
-    emit(&text, None)?;
+    render::emit(&text, None)?;
     Ok(Outcome::Pass)
 }

@@ -1,8 +1,5 @@
 //! `modelgate scan`.
 
-use std::io::Write;
-
-use anyhow::Context as _;
 use modelgate_scan::{ScanOptions, scan_paths};
 
 use crate::Outcome;
@@ -31,14 +28,7 @@ pub(crate) fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
             serde_json::to_string_pretty(&modelgate_report::to_sarif(&report))? + "\n"
         }
     };
-    if let Some(path) = &args.output {
-        std::fs::write(path, text)
-            .with_context(|| format!("cannot write the report to {}", path.display()))?;
-    } else {
-        let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())?;
-        out.flush()?;
-    }
+    render::emit(&text, args.output.as_deref())?;
     if !report.errors.is_empty() {
         return Ok(Outcome::Error);
     }

@@ -4,7 +4,7 @@
 //! policy rule refused), 2 no verdict (unreadable or malformed key, signature or model).
 
 use std::fmt::Write as _;
-use std::io::{IsTerminal as _, Write as _};
+use std::io::IsTerminal as _;
 use std::path::Path;
 
 use anstyle::{AnsiColor, Style};
@@ -84,10 +84,7 @@ fn write_failures(out: &mut String, failures: &[Failure], notes: &[String]) {
 }
 
 fn emit(text: &str) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(text.as_bytes())?;
-    stdout.flush()?;
-    Ok(())
+    crate::render::emit(text, None)
 }
 
 fn model(args: &VerifyModelArgs) -> anyhow::Result<Outcome> {

@@ -107,7 +107,7 @@
 mod tar;
 mod zip;
 
-use modelgate_core::{FileFormat, Finding, RuleId, Severity};
+use modelgate_core::{FileFormat, Finding, Location, RuleId, Severity};
 use modelgate_formats::ByteSource;
 use modelgate_formats::zip::{DuplicateKind, PathIssue, ZipArchive};
 
@@ -193,6 +193,20 @@ fn duplicate_severity(kind: DuplicateKind) -> (Severity, &'static str, &'static 
 }
 
 /// Severity of a path trick.
+/// `MG205` for a member name with a path trick (`..`, absolute, NUL, backslash, empty).
+fn path_finding(path: PathIssue, name: &str, at: Location) -> Finding {
+    Finding::new(
+        RuleId::ArchiveMemberPath,
+        path_severity(path),
+        at,
+        format!(
+            "member name `{}` contains {}; extracting it can write outside the target folder",
+            name.escape_debug(),
+            path.describe()
+        ),
+    )
+}
+
 fn path_severity(issue: PathIssue) -> Severity {
     match issue {
         PathIssue::Absolute | PathIssue::DotDot | PathIssue::Nul => Severity::High,

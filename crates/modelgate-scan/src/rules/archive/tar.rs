@@ -6,7 +6,7 @@ use modelgate_formats::tar::legacy_torch::{self, LegacyError, Span};
 use modelgate_formats::tar::{EntryKind, IssueKind, TarArchive, TarEntry};
 use modelgate_formats::{ByteSource, SubSource};
 
-use super::{duplicate_severity, path_severity, with_member};
+use super::{duplicate_severity, path_finding, with_member};
 use crate::Ctx;
 
 pub(super) fn scan(ctx: &mut Ctx<'_>, src: &dyn ByteSource) {
@@ -142,16 +142,7 @@ fn report_issues(ctx: &mut Ctx<'_>, tar: &TarArchive) {
                      disagree on whether data follows it"
                 ),
             ),
-            IssueKind::Path(path) => Finding::new(
-                RuleId::ArchiveMemberPath,
-                path_severity(*path),
-                at,
-                format!(
-                    "member name `{}` contains {}; extracting it can write outside the target folder",
-                    name.escape_debug(),
-                    path.describe()
-                ),
-            ),
+            IssueKind::Path(path) => path_finding(*path, &name, at),
             IssueKind::Link { target, escapes } => {
                 let (severity, what) = if *escapes {
                     (Severity::High, "pointing outside the archive")

@@ -9,7 +9,7 @@ use modelgate_formats::zip::{
     top_folder,
 };
 
-use super::{duplicate_severity, path_severity, with_member};
+use super::{duplicate_severity, path_finding, with_member};
 use crate::Ctx;
 
 /// What the member layout says the archive is.
@@ -278,16 +278,7 @@ fn report_issues(ctx: &mut Ctx<'_>, zip: &ZipArchive, polyglot: bool) {
                     ctx.limits.max_compression_ratio
                 ),
             ),
-            IssueKind::Path(path) => Finding::new(
-                RuleId::ArchiveMemberPath,
-                path_severity(*path),
-                at,
-                format!(
-                    "member name `{}` contains {}; extracting it can write outside the target folder",
-                    name.escape_debug(),
-                    path.describe()
-                ),
-            ),
+            IssueKind::Path(path) => path_finding(*path, &name, at),
             IssueKind::UnlistedData { len, hidden_header } => {
                 if *hidden_header {
                     Finding::of(
