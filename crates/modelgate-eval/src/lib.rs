@@ -9,12 +9,19 @@
 //! Nothing in a spec, a dataset or a model reply is ever executed on the host: tools run in the
 //! sandbox, regexes are linear-time, and templates are plain substitutions.
 
+pub mod dataset;
+pub mod log;
 pub mod message;
+pub mod provenance;
+pub mod record;
+pub mod runner;
 pub mod provider;
 pub mod sample;
 pub mod scorer;
 pub mod solver;
 pub mod spec;
+pub mod summary;
+pub mod verify;
 
 pub use message::{Message, Role, ToolCall, ToolDef};
 pub use provider::{Generation, Provider, ProviderError, ProviderOptions};

@@ -126,6 +126,11 @@ pub trait Scorer: Send + Sync {
 
     /// Scores one finished sample.
     fn score<'a>(&'a self, state: &'a TaskState) -> BoxFuture<'a, Result<Score, ScoreError>>;
+
+    /// For model-graded scorers: SHA-256 (hex) of the verified judge prompt, for provenance.
+    fn judge_prompt_sha256(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Builds the scorer for `spec`. `judge` resolves a judge's model name to a provider.
