@@ -34,7 +34,9 @@ pub mod text;
 
 pub use error::{LoadError, RegistryError, RowError};
 pub use limits::DatasetLimits;
-pub use load::{DatasetFormat, DatasetReader, Field, Row, parse_csv_record, parse_jsonl_line};
+pub use load::{
+    DatasetFormat, DatasetReader, Field, Record, Records, Row, parse_csv_record, parse_jsonl_line,
+};
 pub use registry::{DatasetEntry, Pin, PinKind, Registry, Verification, VettingScan};
 pub use report::{
     DatasetError, DatasetFileEntry, DatasetFinding, DatasetReport, DatasetSummary, DetectorStats,

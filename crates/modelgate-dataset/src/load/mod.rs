@@ -5,6 +5,7 @@
 
 mod csv;
 mod json;
+mod records;
 pub(crate) mod split;
 
 use std::borrow::Cow;
@@ -16,6 +17,7 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
 use crate::{DatasetLimits, LoadError, RowError};
+pub use records::{Record, Records};
 pub(crate) use split::{Batch, RawItem};
 
 /// The dataset formats modelgate reads.
@@ -167,7 +169,8 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
-/// Streams a JSONL, CSV or TSV file in batches of rows.
+/// Streams a JSONL, CSV or TSV file: in batches of rows for the scanner, or one
+/// [`Record`] at a time ([`DatasetReader::next_record`]) for the eval runner.
 pub struct DatasetReader {
     path: PathBuf,
     format: DatasetFormat,
@@ -177,6 +180,11 @@ pub struct DatasetReader {
     rows: u64,
     size: u64,
     done: bool,
+    /// The records API's current batch and position in it.
+    rec_batch: Batch,
+    rec_pos: usize,
+    /// The error that ended the records API early.
+    fatal: Option<LoadError>,
 }
 
 /// Size of the chunks read from disk; one batch of rows is parsed per chunk.
@@ -230,6 +238,9 @@ impl DatasetReader {
             rows: 0,
             size: meta.len(),
             done: false,
+            rec_batch: Batch::default(),
+            rec_pos: 0,
+            fatal: None,
         })
     }
 
