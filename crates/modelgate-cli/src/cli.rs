@@ -45,6 +45,9 @@ pub(crate) enum Command {
     /// Dataset trust: scan for poisoning, vet into the registry, verify pinned datasets.
     #[command(subcommand)]
     Dataset(DatasetCommand),
+    /// Run evaluations with pinned data and sandboxed tools, and verify their signed logs.
+    #[command(subcommand)]
+    Eval(EvalCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -471,4 +474,148 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
     s.parse::<Severity>().map_err(|e| e.to_string())
+}
+
+/// `modelgate eval …`
+#[derive(Debug, Subcommand)]
+pub(crate) enum EvalCommand {
+    /// Run an evaluation from a spec and/or flags; flags override the spec.
+    Run(EvalRunArgs),
+    /// Summarise a log: per-scorer metrics with standard errors, and the failing samples.
+    View(EvalViewArgs),
+    /// Check a log's signature, provenance, sample chain and summary.
+    Verify(EvalVerifyArgs),
+}
+
+/// What a failed sample does to the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OnFailureArg {
+    /// Record the failure and go on.
+    Skip,
+    /// Stop the run (status `error`, exit 2).
+    Abort,
+}
+
+/// `modelgate eval run`
+#[derive(Debug, Args)]
+#[allow(clippy::struct_excessive_bools)]
+pub(crate) struct EvalRunArgs {
+    /// The spec (YAML). Optional: every setting can be given as a flag.
+    pub(crate) spec: Option<PathBuf>,
+    /// Dataset file (JSONL, CSV, TSV or Parquet).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) dataset: Option<PathBuf>,
+    /// Field holding each item's input.
+    #[arg(long, value_name = "F")]
+    pub(crate) input_field: Option<String>,
+    /// Field holding each item's target.
+    #[arg(long, value_name = "F")]
+    pub(crate) target_field: Option<String>,
+    /// Field holding each item's choices (multiple choice).
+    #[arg(long, value_name = "F")]
+    pub(crate) choices_field: Option<String>,
+    /// Field holding each item's unique id (default: the line number).
+    #[arg(long, value_name = "F")]
+    pub(crate) id_field: Option<String>,
+    /// The dataset's pinned SHA-256; the run refuses a file with any other digest.
+    #[arg(long, value_name = "HEX", conflicts_with = "allow_unpinned")]
+    pub(crate) dataset_sha256: Option<String>,
+    /// Run on an unpinned dataset (local experiments; recorded as an unpinned run).
+    #[arg(long)]
+    pub(crate) allow_unpinned: bool,
+    /// Solver step (repeatable, in order): generate, multiple_choice, agent, system:TEXT.
+    #[arg(long = "solver", value_name = "STEP")]
+    pub(crate) solvers: Vec<String>,
+    /// Scorer (repeatable): match, includes, exact, regex:PATTERN, choice.
+    #[arg(long = "scorer", value_name = "SCORER")]
+    pub(crate) scorers: Vec<String>,
+    /// The model: openai/NAME, anthropic/NAME or mock/NAME.
+    #[arg(long, value_name = "PROVIDER/NAME")]
+    pub(crate) model: Option<String>,
+    /// API base URL (OpenAI-compatible servers: vLLM, llama.cpp, Ollama …).
+    #[arg(long, value_name = "URL")]
+    pub(crate) base_url: Option<String>,
+    /// Most model calls in flight.
+    #[arg(long, value_name = "N")]
+    pub(crate) max_connections: Option<usize>,
+    /// Evaluate only the first N items.
+    #[arg(long, value_name = "N")]
+    pub(crate) max_items: Option<u64>,
+    /// Retries after a failed model call (429, 5xx, timeouts).
+    #[arg(long, value_name = "N")]
+    pub(crate) max_retries: Option<u32>,
+    /// Per-request timeout, in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) request_timeout: Option<f64>,
+    /// Wall-clock limit per sample, in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) sample_timeout: Option<f64>,
+    /// Most messages per sample.
+    #[arg(long, value_name = "N")]
+    pub(crate) max_messages: Option<u32>,
+    /// Most tokens per model call.
+    #[arg(long, value_name = "N")]
+    pub(crate) max_tokens: Option<u32>,
+    /// What a failed sample does to the run.
+    #[arg(long, value_enum)]
+    pub(crate) on_failure: Option<OnFailureArg>,
+    /// Sandbox policy for tool calls (the built-in default otherwise).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) sandbox_policy: Option<PathBuf>,
+    /// Exit 1 when the first scorer's accuracy is below this (0–1).
+    #[arg(long, value_name = "X")]
+    pub(crate) fail_under: Option<f64>,
+    /// The store directory (SQLite database and logs).
+    #[arg(long, value_name = "DIR", env = "MODELGATE_STORE", default_value = ".modelgate")]
+    pub(crate) store: PathBuf,
+    /// Where to write the log (default STORE/logs/RUN_ID.json).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) log: Option<PathBuf>,
+    /// Write a machine-readable result: total, completed, accuracy, status, log, …
+    #[arg(long, value_name = "FILE")]
+    pub(crate) results_json: Option<PathBuf>,
+    /// Private key that signs the log (Sigstore bundle with SLSA provenance, LOG.sigstore.json).
+    #[arg(long, value_name = "KEY")]
+    pub(crate) sign_key: Option<PathBuf>,
+    /// Resume an interrupted run: solves only the samples not yet recorded.
+    #[arg(long, value_name = "RUN_ID")]
+    pub(crate) resume: Option<String>,
+}
+
+/// `modelgate eval view`
+#[derive(Debug, Args)]
+pub(crate) struct EvalViewArgs {
+    /// The log.
+    pub(crate) log: PathBuf,
+    /// How many failing samples to list.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub(crate) failing: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ViewFormat::Human)]
+    pub(crate) format: ViewFormat,
+}
+
+/// Output of `eval view` and `eval verify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ViewFormat {
+    /// Readable text.
+    Human,
+    /// JSON.
+    Json,
+}
+
+/// `modelgate eval verify`
+#[derive(Debug, Args)]
+pub(crate) struct EvalVerifyArgs {
+    /// The log.
+    pub(crate) log: PathBuf,
+    /// Public key the log must be signed with.
+    #[arg(long, value_name = "PUB")]
+    pub(crate) key: PathBuf,
+    /// The signature bundle (default LOG.sigstore.json).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) signature: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ViewFormat::Human)]
+    pub(crate) format: ViewFormat,
 }

@@ -123,6 +123,9 @@ pub enum DatasetError {
         /// The dataset.
         path: PathBuf,
     },
+    /// Reading stopped part-way (I/O error, a limit such as the row count).
+    #[error("{0}")]
+    Unreadable(String),
     /// The spec's dataset section is incomplete.
     #[error("{0}")]
     Spec(String),
@@ -203,6 +206,9 @@ pub fn load(spec: &DatasetSpec, options: &LoadOptions) -> Result<LoadedDataset, 
                 });
             }
         }
+    }
+    if let Some(fatal) = reader.fatal_error() {
+        return Err(DatasetError::Unreadable(fatal.to_string()));
     }
     let actual = modelgate_core::to_hex(&reader.sha256());
     for want in [expected.as_ref(), options.expect_sha256.as_ref()]

@@ -23,7 +23,7 @@ use modelgate_attest::{KeySigner, PrivateKey};
 use modelgate_store::{Finish, NewRun, RunStatus, SqliteStore, Store, StoreError};
 use sha2::{Digest, Sha256};
 
-use crate::dataset::{self, LoadOptions, LoadedDataset, PinSource};
+use crate::dataset::{self, LoadOptions, PinSource};
 use crate::log::{ChainInfo, DatasetInfo, Harness, JudgeInfo, RunInfo, write_log};
 use crate::provenance;
 use crate::provider::{self, Provider, ProviderOptions};

@@ -252,7 +252,8 @@ fn check_provenance(log: &EvalLog, statement: &modelgate_attest::Statement) -> C
         ));
     }
     let expected = provenance(&log.run).to_value();
-    if statement.predicate == expected {
+    let signed = statement.predicate.clone().unwrap_or_default();
+    if signed == expected {
         return Check {
             name: "provenance",
             ok: true,
@@ -264,7 +265,7 @@ fn check_provenance(log: &EvalLog, statement: &modelgate_attest::Statement) -> C
     }
     // Name the first differing parameter.
     let mut diffs = Vec::new();
-    diff_values("", &expected, &statement.predicate, &mut diffs);
+    diff_values("", &expected, &signed, &mut diffs);
     fail(format!(
         "the signed provenance does not match the log: {}",
         diffs.into_iter().take(3).collect::<Vec<_>>().join("; ")

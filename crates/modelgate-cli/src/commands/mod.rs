@@ -2,6 +2,7 @@
 
 mod attest;
 mod dataset;
+mod eval;
 mod hash;
 mod key;
 mod pickle;
@@ -26,5 +27,6 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Attest(args) => attest::run(&args),
         Command::Dataset(cmd) => dataset::run(&cmd),
         Command::Sandbox(cmd) => sandbox::run(&cmd),
+        Command::Eval(cmd) => eval::run(cmd),
     }
 }
