@@ -16,6 +16,8 @@
 //!
 //! PostgreSQL is planned behind the same [`Store`] trait.
 
+#![forbid(unsafe_code)]
+
 pub mod chain;
 mod error;
 mod sqlite;
