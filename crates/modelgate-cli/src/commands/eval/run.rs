@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::Context as _;
-use modelgate_eval::runner::{self, Observer, Quiet, RunOutcome, RunRequest};
+use modelgate_eval::runner::{self, Observer, RunOutcome, RunRequest};
 use modelgate_eval::scorer::ScorerSpec;
 use modelgate_eval::solver::SolverStep;
 use modelgate_eval::spec::{OnFailure, Spec};
@@ -31,12 +31,8 @@ pub(super) fn run(args: &EvalRunArgs) -> anyhow::Result<Outcome> {
         sign_key: args.sign_key.clone(),
         resume: args.resume.clone(),
     };
-    let observer: Arc<dyn Observer> = if std::io::stderr().is_terminal() {
-        Arc::new(Progress::new())
-    } else {
-        Arc::new(Quiet)
-    };
-    let outcome = runner::run(&request, Arc::clone(&observer));
+    let observer: Arc<dyn Observer> = Arc::new(Progress::new(std::io::stderr().is_terminal()));
+    let outcome = runner::run(&request, observer);
     crate::render::clear_progress();
     let outcome = outcome?;
     if let Some(path) = &args.results_json {
@@ -181,8 +177,10 @@ fn print_summary(o: &RunOutcome) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A one-line progress display on a terminal.
+/// Announces the run id (so an interrupted run can be resumed) and, on a terminal, draws a
+/// one-line progress bar.
 struct Progress {
+    tty: bool,
     total: AtomicU64,
     done: AtomicU64,
     errors: AtomicU64,
@@ -190,8 +188,9 @@ struct Progress {
 }
 
 impl Progress {
-    fn new() -> Progress {
+    fn new(tty: bool) -> Progress {
         Progress {
+            tty,
             total: AtomicU64::new(0),
             done: AtomicU64::new(0),
             errors: AtomicU64::new(0),
@@ -201,7 +200,17 @@ impl Progress {
 }
 
 impl Observer for Progress {
-    fn start(&self, _run_id: &str, todo: u64, done: u64) {
+    fn start(&self, run_id: &str, todo: u64, done: u64) {
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(
+            stderr,
+            "run {run_id}: {todo} samples to solve{} (resume an interrupted run with --resume {run_id})",
+            if done > 0 {
+                format!(", {done} recorded before")
+            } else {
+                String::new()
+            }
+        );
         self.total.store(todo + done, Ordering::Relaxed);
         self.done.store(done, Ordering::Relaxed);
         if let Ok(mut s) = self.start.lock() {
@@ -210,6 +219,9 @@ impl Observer for Progress {
     }
 
     fn recorded(&self, n: u64, errors: u64) {
+        if !self.tty {
+            return;
+        }
         let done = self.done.fetch_add(n, Ordering::Relaxed) + n;
         let errors = self.errors.fetch_add(errors, Ordering::Relaxed) + errors;
         let total = self.total.load(Ordering::Relaxed).max(1);
