@@ -1,6 +1,9 @@
 //! The SQLite store through its public API, plus raw SQL on the file where a test needs to do
 //! what the API never does (bump the version, tamper with rows, hold a write lock).
 
+// Test helpers outside #[test] fns: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -19,7 +22,7 @@ fn fresh() -> (tempfile::TempDir, PathBuf, SqliteStore) {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    modelgate_core::to_hex(bytes)
 }
 
 /// A store at `path` holding run "r" with samples s0..s(n-1).
