@@ -200,5 +200,10 @@ pub trait Store: Send {
     fn finish_run(&mut self, run_id: &str, finish: &Finish) -> Result<(), StoreError>;
 
     /// Recomputes a run's chain from its records; `Ok(None)` when it is intact.
+    ///
+    /// The first record whose stored chain value differs from the recomputed one is the break.
+    /// When every record links but the run's chain head does not match the last one (a record
+    /// deleted or appended at the end), the break is at position *number of records* with an
+    /// empty `sample_id`, and `stored` is the head.
     fn verify_chain(&self, run_id: &str) -> Result<Option<ChainBreak>, StoreError>;
 }
