@@ -14,6 +14,39 @@
 //!   [`Store::sample_ids`] tells a resumed run exactly which samples to skip. A sample id is
 //!   recorded at most once per run.
 //!
+//! # The embedded SQLite store
+//!
+//! [`SqliteStore`] keeps everything in one file (`DIR/modelgate.db`) in WAL mode with
+//! `synchronous=NORMAL`: one [`Store::append_samples`] call is one transaction, written to the
+//! WAL before it returns. A killed process loses nothing committed and never leaves a partial
+//! batch; a power loss may roll back the last few commits (never corrupting the file or the
+//! chain), which a resumed run redoes. Readers on other handles see the last committed state
+//! while a run writes. See the [`SqliteStore`] docs for details and the limits it enforces.
+//!
+//! ```
+//! use modelgate_store::{NewRun, SqliteStore, Store};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! let mut store = SqliteStore::open_dir(dir.path())?;
+//! store.create_run(&NewRun {
+//!     id: "0f3a".into(),
+//!     task: "arith".into(),
+//!     model: "mock/echo".into(),
+//!     dataset_sha256: "ab".repeat(32),
+//!     dataset_pinned: true,
+//!     spec_sha256: "cd".repeat(32),
+//!     spec_json: "{}".into(),
+//!     started_at: "2025-01-01T00:00:00Z".into(),
+//! })?;
+//! let chain = store.append_samples("0f3a", &[("q1".into(), br#"{"score":1}"#.to_vec())])?;
+//! assert_eq!(store.run("0f3a")?.map(|r| r.chain_head), chain.last().cloned());
+//! assert_eq!(store.sample_ids("0f3a")?, ["q1"]);
+//! assert!(store.verify_chain("0f3a")?.is_none());
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! PostgreSQL is planned behind the same [`Store`] trait.
 
 #![forbid(unsafe_code)]
@@ -167,5 +200,10 @@ pub trait Store: Send {
     fn finish_run(&mut self, run_id: &str, finish: &Finish) -> Result<(), StoreError>;
 
     /// Recomputes a run's chain from its records; `Ok(None)` when it is intact.
+    ///
+    /// The first record whose stored chain value differs from the recomputed one is the break.
+    /// When every record links but the run's chain head does not match the last one (a record
+    /// deleted or appended at the end), the break is at position *number of records* with an
+    /// empty `sample_id`, and `stored` is the head.
     fn verify_chain(&self, run_id: &str) -> Result<Option<ChainBreak>, StoreError>;
 }

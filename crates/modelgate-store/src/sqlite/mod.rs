@@ -1,27 +1,4 @@
-//! The embedded SQLite store.
-//!
-//! # Durability
-//!
-//! The database runs in WAL mode with `synchronous=NORMAL`. Every transaction (one
-//! [`Store::append_samples`] call, one [`Store::create_run`] …) is appended to the
-//! `modelgate.db-wal` file with `write(2)` before its commit returns; the WAL is synced to disk
-//! at checkpoints, not at every commit. So:
-//!
-//! - **Process death** (SIGKILL, panic, OOM kill) loses nothing that was committed: the writes
-//!   are in the operating system's page cache, and the next open replays the WAL. A batch is
-//!   either wholly there or not at all.
-//! - **Power loss or a kernel crash** may roll back the last few commits since the previous
-//!   checkpoint, but never leaves a partial transaction or a corrupt database; the chain of
-//!   what survives still verifies, and a resumed run redoes the lost samples.
-//!
-//! `synchronous=FULL` would make every commit survive power loss at the price of an `fsync`
-//! per batch; a re-run of a few samples is cheaper than that on the hot path.
-//!
-//! # Concurrency
-//!
-//! WAL lets any number of readers (other [`SqliteStore`] handles, e.g. `modelgate eval view`)
-//! read the last committed state while one writer appends. Writers wait up to
-//! [`SqliteStore::BUSY_TIMEOUT`] for each other.
+//! The embedded SQLite store ([`SqliteStore`] documents its durability and concurrency).
 
 mod samples;
 mod schema;
@@ -37,6 +14,35 @@ use crate::chain::genesis;
 use crate::{ChainBreak, Finish, NewRun, RunRow, RunStatus, SampleRow, Store, StoreError};
 
 /// A store in one SQLite database file (WAL mode).
+///
+/// # Durability
+///
+/// The database runs in WAL mode with `synchronous=NORMAL`. Every transaction (one
+/// [`Store::append_samples`] call, one [`Store::create_run`] …) is appended to the
+/// `modelgate.db-wal` file with `write(2)` before its commit returns; the WAL is synced to disk
+/// at checkpoints, not at every commit. So:
+///
+/// - **Process death** (SIGKILL, panic, OOM kill) loses nothing that was committed: the writes
+///   are in the operating system's page cache, and the next open replays the WAL. A batch is
+///   either wholly there or not at all.
+/// - **Power loss or a kernel crash** may roll back the last few commits since the previous
+///   checkpoint, but never leaves a partial transaction or a corrupt database; the chain of
+///   what survives still verifies, and a resumed run redoes the lost samples.
+///
+/// `synchronous=FULL` would make every commit survive power loss at the price of an `fsync`
+/// per batch; a re-run of a few samples is cheaper than that on the hot path.
+///
+/// # Concurrency
+///
+/// WAL lets any number of readers (other [`SqliteStore`] handles, e.g. `modelgate eval view`)
+/// read the last committed state while one writer appends. Writers wait up to
+/// [`SqliteStore::BUSY_TIMEOUT`] for each other.
+///
+/// # Limits
+///
+/// No string or blob larger than [`SqliteStore::MAX_VALUE_BYTES`] is written or read, and a
+/// file that is not a modelgate store (not SQLite, another program's database, another schema
+/// version) is refused on open without being written to.
 #[derive(Debug)]
 pub struct SqliteStore {
     path: PathBuf,
