@@ -535,6 +535,10 @@ pub(crate) struct EvalRunArgs {
     /// API base URL (OpenAI-compatible servers: vLLM, llama.cpp, Ollama …).
     #[arg(long, value_name = "URL")]
     pub(crate) base_url: Option<String>,
+    /// The model artifact being evaluated (file or directory): hashed by the runner and its
+    /// manifest root digest recorded in the log and the signed provenance.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) model_artifact: Option<PathBuf>,
     /// Most model calls in flight.
     #[arg(long, value_name = "N")]
     pub(crate) max_connections: Option<usize>,

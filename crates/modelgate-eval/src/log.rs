@@ -99,6 +99,10 @@ pub struct RunInfo {
     pub task: String,
     /// `PROVIDER/NAME`.
     pub model: String,
+    /// Manifest root digest (`sha256:HEX`) of the model artifact evaluated, when the run was
+    /// given one (`--model-artifact`); computed by the runner, never taken from input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_digest: Option<String>,
     /// Provider base URL, when one was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,

@@ -213,6 +213,14 @@ pub fn run(request: &RunRequest, observer: Arc<dyn Observer>) -> Result<RunOutco
     } else {
         (None, None)
     };
+    let model_digest = match &spec.model_artifact {
+        Some(path) => {
+            let manifest = modelgate_attest::hash_model(path, &modelgate_attest::HashOptions::default())
+                .map_err(|e| RunError::Setup(format!("model artifact: {e}")))?;
+            Some(format!("sha256:{}", modelgate_core::to_hex(&manifest.root_digest())))
+        }
+        None => None,
+    };
     let model = spec.model.clone().unwrap_or_default();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -361,6 +369,7 @@ pub fn run(request: &RunRequest, observer: Arc<dyn Observer>) -> Result<RunOutco
         error: error.clone(),
         task: spec.task.clone().unwrap_or_default(),
         model,
+        model_digest,
         base_url: spec.base_url.clone(),
         spec: serde_json::from_str(&spec_json).unwrap_or_default(),
         spec_sha256,
