@@ -15,6 +15,7 @@ pub mod sample;
 pub mod scorer;
 pub mod solver;
 pub mod spec;
+pub mod stub_server;
 
 pub use message::{Message, Role, ToolCall, ToolDef};
 pub use provider::{Generation, Provider, ProviderError, ProviderOptions};
