@@ -7,9 +7,11 @@ mod key;
 mod pickle;
 mod rules;
 mod sandbox;
+mod sbom;
 mod scan;
 mod sign;
 mod verify;
+mod watch;
 
 use crate::Outcome;
 use crate::cli::{Cli, Command};
@@ -26,5 +28,7 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Attest(args) => attest::run(&args),
         Command::Dataset(cmd) => dataset::run(&cmd),
         Command::Sandbox(cmd) => sandbox::run(&cmd),
+        Command::Sbom(args) => sbom::run(&args),
+        Command::Watch(args) => watch::run(&args),
     }
 }
