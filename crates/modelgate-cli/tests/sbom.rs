@@ -10,7 +10,7 @@
 use std::fs;
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -18,21 +18,7 @@ use serde_json::Value;
 
 mod support;
 
-use support::{code, interop_venv_python, modelgate, repo_root, stderr, stdout};
-
-/// Runs modelgate and asserts its exit code, showing both streams on failure.
-#[track_caller]
-fn expect(args: &[&str], cwd: &Path, want: i32) -> Output {
-    let out = modelgate(args, cwd);
-    assert_eq!(
-        code(&out),
-        want,
-        "modelgate {args:?}\nstdout:\n{}\nstderr:\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    out
-}
+use support::{expect, interop_venv_python, repo_root, stderr, stdout};
 
 fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&fs::read(path).unwrap()).unwrap()

@@ -18,6 +18,20 @@ pub fn modelgate(args: &[&str], cwd: &Path) -> Output {
         .expect("run modelgate")
 }
 
+/// Runs modelgate and asserts its exit code, showing both streams on failure.
+#[track_caller]
+pub fn expect(args: &[&str], cwd: &Path, want: i32) -> Output {
+    let out = modelgate(args, cwd);
+    assert_eq!(
+        code(&out),
+        want,
+        "modelgate {args:?}\nstdout:\n{}\nstderr:\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    out
+}
+
 pub fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
 }
