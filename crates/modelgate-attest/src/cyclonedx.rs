@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::algorithm::{HashAlgorithm, to_hex};
 use crate::hashing::{HashError, HashOptions, hash_model};
 use crate::limits::ReadError;
-use crate::manifest::{Manifest, Method};
+use crate::manifest::{Manifest, Method, RelPath, ResourceKey};
 
 pub use card::CardFacts;
 pub use evaluation::{Evaluation, Metric, parse_sha256};
@@ -522,9 +522,19 @@ pub fn build_model_bom(path: &Path, options: &SbomOptions) -> Result<ModelBom, S
             )));
         }
     }
-    let facts = CardFacts::read(path, limits)?;
+    // Hash first: the walk refuses links and special files, and the card is read only from
+    // files the manifest lists.
     let manifest = hash_model(path, &options.hash)?;
     debug_assert!(matches!(manifest.serialization.method, Method::Files));
+    let listed = |name: &str| {
+        RelPath::parse(name).is_ok_and(|rel| {
+            manifest
+                .resources()
+                .binary_search_by(|r| r.key.cmp(&ResourceKey::File(rel.clone())))
+                .is_ok()
+        })
+    };
+    let facts = CardFacts::read_if(path, limits, listed)?;
     let bom = assemble(&manifest, &facts, options)?;
     Ok(ModelBom { bom, manifest })
 }

@@ -46,20 +46,34 @@ struct Config {
 }
 
 impl CardFacts {
-    /// Reads `config.json` and `README.md` from the directory `model` when they exist. A model
-    /// that is a single file has neither.
+    /// Reads `config.json` and `README.md` from the directory `model` when they exist as regular
+    /// files (a symbolic link is never followed: it could point outside the model). A model that
+    /// is a single file has neither.
     pub fn read(model: &Path, limits: &SbomLimits) -> Result<CardFacts, SbomError> {
+        CardFacts::read_if(model, limits, |_| true)
+    }
+
+    /// As [`CardFacts::read`], but only the files for which `listed(name)` holds — the builder
+    /// passes "is in the manifest", so an ignored README does not describe the model.
+    pub(crate) fn read_if(
+        model: &Path,
+        limits: &SbomLimits,
+        listed: impl Fn(&str) -> bool,
+    ) -> Result<CardFacts, SbomError> {
         let mut facts = CardFacts::default();
+        let regular = |name: &str| {
+            listed(name)
+                && std::fs::symlink_metadata(model.join(name))
+                    .is_ok_and(|m| m.file_type().is_file())
+        };
         if !model.is_dir() {
             return Ok(facts);
         }
-        let config = model.join("config.json");
-        if config.is_file() {
-            facts.read_config(&config, limits)?;
+        if regular("config.json") {
+            facts.read_config(&model.join("config.json"), limits)?;
         }
-        let readme = model.join("README.md");
-        if readme.is_file() {
-            facts.read_readme(&readme, limits)?;
+        if regular("README.md") {
+            facts.read_readme(&model.join("README.md"), limits)?;
         }
         Ok(facts)
     }
@@ -284,6 +298,22 @@ mod tests {
         .unwrap();
         let err = CardFacts::read(dir.path(), &SbomLimits::default()).unwrap_err();
         assert!(err.to_string().contains("README.md"), "{err}");
+    }
+
+    #[test]
+    fn links_and_unlisted_files_are_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside.json");
+        fs::write(&outside, r#"{"model_type":"from-outside"}"#).unwrap();
+        let model = dir.path().join("m");
+        fs::create_dir(&model).unwrap();
+        std::os::unix::fs::symlink(&outside, model.join("config.json")).unwrap();
+        let facts = CardFacts::read(&model, &SbomLimits::default()).unwrap();
+        assert_eq!(facts.architecture_family, None);
+        fs::remove_file(model.join("config.json")).unwrap();
+        fs::copy(&outside, model.join("config.json")).unwrap();
+        let facts = CardFacts::read_if(&model, &SbomLimits::default(), |n| n != "config.json");
+        assert_eq!(facts.unwrap().architecture_family, None);
     }
 
     #[test]
