@@ -91,12 +91,6 @@ pub struct Match {
     pub position: MatchPosition,
 }
 
-/// Two numbers read from decimal text are the same number (equal up to rounding in the last
-/// bit, so `0.3` written two ways compares equal).
-fn same_number(a: f64, b: f64) -> bool {
-    (a - b).abs() <= f64::EPSILON * a.abs().max(b.abs())
-}
-
 /// Words of `s`, lower-cased, with punctuation trimmed from both ends of each.
 fn words(s: &str) -> Vec<String> {
     s.split_whitespace()
@@ -113,23 +107,19 @@ impl Match {
     pub fn check(&self, output: &str, target: &str) -> (bool, Option<String>) {
         if let Some(want) = parse_number(target) {
             let found = numbers_in(output);
-            let pick = |i: usize| {
-                found
-                    .get(i)
-                    .map(|(r, v)| (output[r.clone()].to_owned(), *v))
-            };
+            let pick = |i: usize| found.get(i).map(|(r, v)| (output[r.clone()].to_owned(), v));
             let picked = match self.position {
                 MatchPosition::First => pick(0),
                 MatchPosition::Last => found.len().checked_sub(1).and_then(pick),
                 MatchPosition::Any => {
-                    return match found.iter().find(|(_, v)| same_number(*v, want)) {
+                    return match found.iter().find(|(_, v)| *v == want) {
                         Some((r, _)) => (true, Some(output[r.clone()].to_owned())),
                         None => (false, None),
                     };
                 }
             };
             return match picked {
-                Some((text, v)) => (same_number(v, want), Some(text)),
+                Some((text, v)) => (*v == want, Some(text)),
                 None => (false, None),
             };
         }

@@ -24,7 +24,7 @@ pub use judge::{
     JudgeProvenance, MAX_JUDGE_PROMPT_BYTES, ModelGraded, build_model_graded, parse_grade,
 };
 pub use matching::{Choice, Exact, Includes, Match, normalize_whitespace, target_letter};
-pub use numbers::{numbers_in, parse_number};
+pub use numbers::{Number, numbers_in, parse_number};
 pub use pattern::{MAX_PATTERN_BYTES, Pattern, REGEX_SIZE_LIMIT};
 
 use std::path::PathBuf;
