@@ -311,6 +311,27 @@ fn solver_flags() {
 
 // --- the agent --------------------------------------------------------------------------------
 
+/// The texts of the tool messages, in order.
+fn tool_texts(st: &TaskState) -> Vec<&str> {
+    st.messages
+        .iter()
+        .filter(|m| m.role == Role::Tool)
+        .map(|m| m.content.as_str())
+        .collect()
+}
+
+/// Runs `step` on a fresh sample with `model` and `policy`.
+async fn run_agent(
+    model: &Scripted,
+    policy: Option<&modelgate_sandbox::Policy>,
+    step: &SolverStep,
+) -> (TaskState, Result<(), SolveError>) {
+    let c = ctx(model, &LIMITS, policy);
+    let mut st = TaskState::new(sample("Q", &[]));
+    let r = step.run(&mut st, &c).await;
+    (st, r)
+}
+
 fn agent(max_messages: Option<u32>) -> SolverStep {
     SolverStep::Agent(AgentStep {
         tools: vec![ToolKind::Bash, ToolKind::Python],
@@ -330,11 +351,11 @@ async fn without_a_sandbox_every_tool_call_is_refused_and_recorded() {
             ("curl", serde_json::json!({})),
             ("bash", serde_json::json!("ls")),
         ]),
+        calls(&[(&*"é".repeat(1000), serde_json::json!({}))]),
         reply("I could not run anything."),
     ]);
-    let c = ctx(&model, &LIMITS, None);
-    let mut st = TaskState::new(sample("Q", &[]));
-    agent(None).run(&mut st, &c).await.unwrap();
+    let (st, r) = run_agent(&model, None, &agent(None)).await;
+    r.unwrap();
     assert_eq!(st.output, "I could not run anything.");
     let refused: Vec<(&str, &str)> = st
         .tool_calls
@@ -346,13 +367,14 @@ async fn without_a_sandbox_every_tool_call_is_refused_and_recorded() {
     assert_eq!(refused[2].0, "curl");
     assert!(refused[2].1.contains("unknown tool"));
     assert!(refused[3].1.starts_with("bad arguments"));
+    assert_eq!(refused[4].0, "é".repeat(32), "names are capped at 64 bytes");
     // The model was told, once per call, in a tool message answering that call.
     let tool_msgs: Vec<&Message> = st
         .messages
         .iter()
         .filter(|m| m.role == Role::Tool)
         .collect();
-    assert_eq!(tool_msgs.len(), 4);
+    assert_eq!(tool_msgs.len(), 5);
     assert!(tool_msgs[0].content.contains("no sandbox"));
     assert_eq!(tool_msgs[0].tool_call_id.as_deref(), Some("call_0"));
     assert!(st.sandbox_events.is_empty());
@@ -426,17 +448,11 @@ async fn agent_tools_run_in_one_sandbox_per_sample_which_is_gone_afterwards() {
         calls(&[bash("echo oops >&2; exit 3")]),
         reply("The answer is 42."),
     ]);
-    let c = ctx(&model, &LIMITS, Some(&policy));
-    let mut st = TaskState::new(sample("Q", &[]));
-    agent(None).run(&mut st, &c).await.unwrap();
+    let (st, r) = run_agent(&model, Some(&policy), &agent(None)).await;
+    r.unwrap();
     assert_eq!(st.output, "The answer is 42.");
     assert!(st.limit_hit.is_none());
-    let tool_out: Vec<&str> = st
-        .messages
-        .iter()
-        .filter(|m| m.role == Role::Tool)
-        .map(|m| m.content.as_str())
-        .collect();
+    let tool_out = tool_texts(&st);
     assert_eq!(tool_out.len(), 4, "{tool_out:?}");
     let first: Vec<&str> = tool_out[0].lines().collect();
     assert_eq!(&first[..2], ["65534", "hi"], "{tool_out:?}");
@@ -489,12 +505,7 @@ async fn sandbox_events_and_big_outputs_are_recorded_and_capped() {
         .run(&mut st, &c)
         .await
         .unwrap();
-    let tool_out: Vec<&str> = st
-        .messages
-        .iter()
-        .filter(|m| m.role == Role::Tool)
-        .map(|m| m.content.as_str())
-        .collect();
+    let tool_out = tool_texts(&st);
     assert!(tool_out[0].len() < 17 * 1024);
     assert!(tool_out[0].contains("[modelgate: tool output truncated: kept 16384 of"));
     assert!(
@@ -522,9 +533,8 @@ async fn a_model_that_calls_tools_forever_stops_at_max_messages() {
     };
     let mut model = Scripted::new(vec![]);
     model.forever = Some(calls(&[bash("true"), bash("true")]));
-    let c = ctx(&model, &LIMITS, Some(&policy));
-    let mut st = TaskState::new(sample("Q", &[]));
-    agent(Some(9)).run(&mut st, &c).await.unwrap();
+    let (st, r) = run_agent(&model, Some(&policy), &agent(Some(9))).await;
+    r.unwrap();
     assert_eq!(st.limit_hit.as_deref(), Some("max_messages (9)"));
     // user, then (assistant, tool, tool) ×2, then an assistant and one tool message.
     assert_eq!(st.messages.len(), 9);
@@ -541,9 +551,8 @@ async fn a_sandbox_that_cannot_be_created_refuses_like_no_sandbox() {
         calls(&[bash("id")]),
         reply("gave up"),
     ]);
-    let c = ctx(&model, &LIMITS, Some(&policy));
-    let mut st = TaskState::new(sample("Q", &[]));
-    agent(None).run(&mut st, &c).await.unwrap();
+    let (st, r) = run_agent(&model, Some(&policy), &agent(None)).await;
+    r.unwrap();
     assert_eq!(st.output, "gave up");
     assert_eq!(st.tool_calls.len(), 2);
     for r in &st.tool_calls {
