@@ -492,12 +492,16 @@ async fn sandbox_events_and_big_outputs_are_recorded_and_capped() {
     let model = Scripted::new(vec![
         calls(&[bash("head -c 100000 /dev/zero | tr '\\0' x")]),
         calls(&[bash("sleep 5")]),
+        calls(&[(
+            "python",
+            serde_json::json!({"code": "import ctypes\nprint(ctypes.CDLL(None).syscall(101, 0, 0, 0, 0))"}),
+        )]),
         reply("done"),
     ]);
     let mut step = AgentStep {
-        tools: vec![ToolKind::Bash],
+        tools: vec![ToolKind::Bash, ToolKind::Python],
         max_messages: None,
-        tool_timeout_s: Some(0.5),
+        tool_timeout_s: Some(1.5),
     };
     let c = ctx(&model, &LIMITS, Some(&policy));
     let mut st = TaskState::new(sample("Q", &[]));
@@ -517,7 +521,16 @@ async fn sandbox_events_and_big_outputs_are_recorded_and_capped() {
     assert!(
         st.sandbox_events
             .iter()
-            .any(|e| e["kind"] == "timeout" && e["limit_ms"] == 500),
+            .any(|e| e["kind"] == "timeout" && e["limit_ms"] == 1500),
+        "{:?}",
+        st.sandbox_events
+    );
+    // ptrace (101) is refused (-1, EPERM) and the refusal is part of the sample's record.
+    assert_eq!(tool_out[2], "-1\n");
+    assert!(
+        st.sandbox_events
+            .iter()
+            .any(|e| e["kind"] == "syscall_denied" && e["syscall"] == "ptrace"),
         "{:?}",
         st.sandbox_events
     );
