@@ -44,14 +44,11 @@ pub const MAX_SCORE_TEXT: usize = 4096;
 
 /// `s` cut to at most [`MAX_SCORE_TEXT`] bytes on a character boundary (with `…` when cut).
 pub(crate) fn clip(s: &str) -> String {
-    if s.len() <= MAX_SCORE_TEXT {
+    let kept = crate::solver::tools::prefix(s, MAX_SCORE_TEXT);
+    if kept.len() == s.len() {
         return s.to_owned();
     }
-    let mut cut = MAX_SCORE_TEXT;
-    while !s.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}…", &s[..cut])
+    format!("{kept}…")
 }
 
 /// Where a `match` scorer looks for the target.

@@ -103,10 +103,13 @@ pub fn tool_argument(kind: ToolKind, arguments: &serde_json::Value) -> Result<&s
     Ok(text)
 }
 
+/// Longest tool name recorded (a model may send any name).
+pub const MAX_TOOL_NAME: usize = 64;
+
 /// A refused call as recorded.
 pub fn refused_record(tool: &str, why: impl Into<String>) -> ToolRecord {
     ToolRecord {
-        tool: tool.to_owned(),
+        tool: prefix(tool, MAX_TOOL_NAME).to_owned(),
         exit_code: None,
         signal: None,
         wall_time_ms: 0.0,
@@ -161,16 +164,25 @@ pub fn tool_output(result: &ExecResult) -> String {
     cap_output(text, MAX_TOOL_OUTPUT)
 }
 
+/// The longest prefix of `s` of at most `limit` bytes that ends on a character boundary.
+pub fn prefix(s: &str, limit: usize) -> &str {
+    if s.len() <= limit {
+        return s;
+    }
+    let mut cut = limit;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &s[..cut]
+}
+
 /// Cuts `text` to at most `limit` bytes (on a character boundary) plus a truncation marker.
 pub fn cap_output(mut text: String, limit: usize) -> String {
     if text.len() <= limit {
         return text;
     }
     let total = text.len();
-    let mut cut = limit;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
+    let cut = prefix(&text, limit).len();
     text.truncate(cut);
     text + &format!("\n[modelgate: tool output truncated: kept {cut} of {total} bytes]")
 }
