@@ -309,7 +309,12 @@ fn agent_tool_calls_run_in_the_sandbox() {
     assert_eq!(r["accuracy"].as_f64(), Some(1.0), "{r}");
     let log = read_json(Path::new(r["log"].as_str().unwrap()));
     assert!(log["run"]["sandbox_policy_sha256"].is_string());
-    let first = &log["samples"][0]["record"];
+    let first = &log["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "agent-0")
+        .unwrap()["record"];
     assert_eq!(first["tool_calls"][0]["tool"], "bash");
     assert_eq!(first["tool_calls"][0]["exit_code"], 0);
     assert!(first["output"].as_str().unwrap().contains("65534"), "{first}");

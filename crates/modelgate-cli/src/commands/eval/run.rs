@@ -103,7 +103,10 @@ fn write_results(path: &std::path::Path, o: &RunOutcome) -> anyhow::Result<()> {
         "completed": o.summary.completed,
         "accuracy": o.summary.accuracy,
         "status": o.status.as_str(),
-        "log": o.log_path.display().to_string(),
+        "log": std::path::absolute(&o.log_path)
+            .unwrap_or_else(|_| o.log_path.clone())
+            .display()
+            .to_string(),
         "run_id": o.run_id,
         "errors": o.summary.errors,
         "invalid": o.summary.invalid,
