@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use modelgate_eval::message::{Message, Role, ToolDef};
 use modelgate_eval::provider::{
-    GenerateRequest, MockKind, Provider, ProviderError, ProviderOptions, Retry, resolve,
-    resolve_with,
+    AnthropicProvider, GenerateRequest, MockKind, OpenAiProvider, Provider, ProviderError,
+    ProviderOptions, Retry, resolve, resolve_with,
 };
 use modelgate_eval::stub_server::{Fault, FaultRule, StubConfig, StubMode, StubServer, When};
 use serde_json::json;
@@ -402,6 +402,20 @@ async fn api_keys_never_appear_in_errors() {
             );
             assert!(text.contains("[redacted]"), "{model}: {text}");
         }
+    }
+    let opts = ProviderOptions::default();
+    let shown = [
+        format!(
+            "{:?}",
+            OpenAiProvider::new("m", &opts, Some(KEY.into())).unwrap()
+        ),
+        format!(
+            "{:?}",
+            AnthropicProvider::new("m", &opts, Some(KEY.into())).unwrap()
+        ),
+    ];
+    for text in shown {
+        assert!(!text.contains("SECRET"), "Debug shows the key: {text}");
     }
 }
 

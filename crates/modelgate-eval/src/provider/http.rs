@@ -73,7 +73,6 @@ impl AttemptError {
 }
 
 /// A pooled, bounded, retrying JSON-over-HTTP client.
-#[derive(Debug)]
 pub(crate) struct HttpClient {
     client: reqwest::Client,
     permits: Semaphore,
@@ -86,6 +85,20 @@ pub(crate) struct HttpClient {
     secret: Option<String>,
     /// Jitter state (splitmix64 over an atomic counter: lock-free, no dependency).
     rng: AtomicU64,
+}
+
+/// Shows the limits only: never the key, and not the client (whose headers carry it).
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("timeout", &self.timeout)
+            .field("max_retries", &self.max_retries)
+            .field("backoff_base", &self.backoff_base)
+            .field("backoff_max", &self.backoff_max)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("has_key", &self.secret.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl HttpClient {

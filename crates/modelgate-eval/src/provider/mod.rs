@@ -134,7 +134,9 @@ pub struct ProviderOptions {
     pub base_url: Option<String>,
     /// Per-request timeout.
     pub timeout: Duration,
-    /// Retries after the first attempt.
+    /// Retries after the first attempt, exactly: `0` means one attempt. When every allowed
+    /// attempt failed in a retryable way the error is `RetriesExhausted` (or, with `0`, the
+    /// attempt's own error).
     pub max_retries: u32,
     /// First backoff delay; doubles each retry, with full jitter.
     pub backoff_base: Duration,
