@@ -6,7 +6,6 @@
 //! API and defaults to 1024. The key comes from `ANTHROPIC_API_KEY` and is sent as `x-api-key`.
 
 use std::borrow::Cow;
-use std::time::Instant;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
@@ -72,20 +71,8 @@ impl AnthropicProvider {
     }
 
     async fn call(&self, request: &GenerateRequest) -> Result<Generation, ProviderError> {
-        let started = Instant::now();
         let body = encode_request(&self.model, request)?;
-        let response = self.http.post_json(&self.url, &body).await?;
-        let (message, stop_reason, usage) =
-            decode_response(&response.body).map_err(|message| ProviderError::Malformed {
-                message: self.http.excerpt(&message),
-            })?;
-        Ok(Generation {
-            message,
-            stop_reason,
-            usage,
-            retries: response.retries,
-            latency_ms: started.elapsed().as_secs_f64() * 1000.0,
-        })
+        self.http.generate(&self.url, &body, decode_response).await
     }
 }
 

@@ -17,13 +17,14 @@
 //! error message.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use tokio::sync::Semaphore;
 
-use super::{ProviderError, ProviderOptions, Retry};
+use super::{Generation, ProviderError, ProviderOptions, Retry, Usage};
+use crate::message::Message;
 
 /// Longest excerpt of server text kept in an error, in characters.
 pub(crate) const MAX_EXCERPT_CHARS: usize = 200;
@@ -199,6 +200,29 @@ impl HttpClient {
             }
             attempt = attempt.saturating_add(1);
         }
+    }
+
+    /// POSTs `body` and decodes the answer with `decode` into a [`Generation`]; a decode
+    /// failure is `Malformed` with its text excerpted (it may quote the body).
+    pub(crate) async fn generate(
+        &self,
+        url: &str,
+        body: &[u8],
+        decode: fn(&[u8]) -> Result<(Message, String, Usage), String>,
+    ) -> Result<Generation, ProviderError> {
+        let started = Instant::now();
+        let response = self.post_json(url, body).await?;
+        let (message, stop_reason, usage) =
+            decode(&response.body).map_err(|message| ProviderError::Malformed {
+                message: self.excerpt(&message),
+            })?;
+        Ok(Generation {
+            message,
+            stop_reason,
+            usage,
+            retries: response.retries,
+            latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+        })
     }
 
     /// One request: send, check the status, read the body under the cap.

@@ -10,7 +10,6 @@
 //! so the two cannot drift apart.
 
 use std::borrow::Cow;
-use std::time::Instant;
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
@@ -76,20 +75,8 @@ impl OpenAiProvider {
     }
 
     async fn call(&self, request: &GenerateRequest) -> Result<Generation, ProviderError> {
-        let started = Instant::now();
         let body = encode_request(&self.model, request)?;
-        let response = self.http.post_json(&self.url, &body).await?;
-        let (message, stop_reason, usage) =
-            decode_response(&response.body).map_err(|message| ProviderError::Malformed {
-                message: self.http.excerpt(&message),
-            })?;
-        Ok(Generation {
-            message,
-            stop_reason,
-            usage,
-            retries: response.retries,
-            latency_ms: started.elapsed().as_secs_f64() * 1000.0,
-        })
+        self.http.generate(&self.url, &body, decode_response).await
     }
 }
 
