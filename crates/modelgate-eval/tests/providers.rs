@@ -339,6 +339,37 @@ async fn a_hanging_server_times_out_per_attempt() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_connections_are_retried_then_reported() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let opts = ProviderOptions {
+        base_url: Some(format!("http://127.0.0.1:{port}/v1")),
+        max_retries: 1,
+        backoff_base: Duration::from_millis(1),
+        ..ProviderOptions::default()
+    };
+    let provider = resolve_with("openai/m", &opts, &no_keys).unwrap();
+    let err = provider.generate(&ask("What is 1 + 1?")).await.unwrap_err();
+    let ProviderError::RetriesExhausted {
+        attempts,
+        last,
+        retries,
+    } = &err
+    else {
+        panic!("expected RetriesExhausted, got {err:?}")
+    };
+    assert_eq!((*attempts, retries[0].reason.as_str()), (2, "connect"));
+    let ProviderError::Transport { message } = &**last else {
+        panic!("expected Transport, got {last:?}")
+    };
+    assert!(message.starts_with("connection failed"), "{message}");
+    assert!(!message.contains("127.0.0.1"), "the URL leaked: {message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_answers_are_refused_declared_or_streamed() {
     for declare_length in [true, false] {
         let server = faulty(

@@ -126,6 +126,22 @@ pub enum ProviderError {
     },
 }
 
+/// What the stub server answers, for the wire encoders.
+pub(crate) struct StubReply<'a> {
+    /// Request number (makes the response id).
+    pub id: u64,
+    /// Unix seconds.
+    pub created: u64,
+    /// The model name the request gave.
+    pub model: &'a str,
+    /// The answer.
+    pub message: &'a Message,
+    /// Why it stopped (`OpenAI` vocabulary).
+    pub stop_reason: &'a str,
+    /// Word counts.
+    pub usage: Usage,
+}
+
 /// Settings for every provider.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProviderOptions {
