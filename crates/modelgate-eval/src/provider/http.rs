@@ -38,6 +38,10 @@ static CLIENTS: AtomicU64 = AtomicU64::new(0);
 /// What replaces the API key in excerpts.
 const REDACTED: &str = "[redacted]";
 
+/// Parses an answer body into the assistant message, stop reason and usage; the error text
+/// may quote the body (it is excerpted before it reaches an error).
+pub(crate) type Decoder = fn(&[u8]) -> Result<(Message, String, Usage), String>;
+
 /// A body that arrived, with the attempts that failed before it.
 #[derive(Debug)]
 pub(crate) struct HttpResponse {
@@ -208,7 +212,7 @@ impl HttpClient {
         &self,
         url: &str,
         body: &[u8],
-        decode: fn(&[u8]) -> Result<(Message, String, Usage), String>,
+        decode: Decoder,
     ) -> Result<Generation, ProviderError> {
         let started = Instant::now();
         let response = self.post_json(url, body).await?;
