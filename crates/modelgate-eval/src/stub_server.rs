@@ -29,7 +29,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -37,7 +37,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
 use crate::message::Message;
-use crate::provider::{MockKind, Usage, anthropic, mock, openai};
+use crate::provider::{MockKind, StubReply, anthropic, mock, openai};
 
 /// Largest request line plus headers.
 const MAX_HEAD_BYTES: usize = 16 << 10;
@@ -324,7 +324,7 @@ async fn serve_connection(
             .iter()
             .find(|rule| rule.when.matches(index))
             .map(|rule| &rule.fault);
-        let outcome = respond(shared, &request, body, fault, &mut out, &mut stopped).await;
+        let outcome = respond(shared, index, &request, body, fault, &mut out, &mut stopped).await;
         let result = match outcome {
             Respond::Write => stream.write_all(&out).await,
             Respond::Stream { bytes } => stream_body(&mut stream, &out, bytes).await,
@@ -350,6 +350,7 @@ enum Respond {
 
 async fn respond(
     shared: &Shared,
+    index: u64,
     request: &Request,
     body: &[u8],
     fault: Option<&Fault>,
@@ -404,13 +405,13 @@ async fn respond(
             out.extend_from_slice(b"connection: close\r\n\r\n");
             return Respond::Stream { bytes: *bytes };
         }
-        Some(Fault::Hang) | None => answer(shared, request, body, out),
+        Some(Fault::Hang) | None => answer(shared, index, request, body, out),
     }
     Respond::Write
 }
 
 /// A normal answer in the route's format.
-fn answer(shared: &Shared, request: &Request, body: &[u8], out: &mut Vec<u8>) {
+fn answer(shared: &Shared, index: u64, request: &Request, body: &[u8], out: &mut Vec<u8>) {
     let keep_alive = request.keep_alive;
     let decoded = match request.route {
         Route::OpenAi => openai::decode_request(body),
@@ -426,7 +427,7 @@ fn answer(shared: &Shared, request: &Request, body: &[u8], out: &mut Vec<u8>) {
             return;
         }
     };
-    let Ok((_model, generate)) = decoded else {
+    let Ok((model, generate)) = decoded else {
         let body = br#"{"error":{"message":"the request body is not a valid chat request"}}"#;
         write_response(out, 400, &[], body, keep_alive);
         return;
@@ -435,10 +436,19 @@ fn answer(shared: &Shared, request: &Request, body: &[u8], out: &mut Vec<u8>) {
         StubMode::Mock(kind) => kind.answer(&generate),
         StubMode::Fixed(text) => (Message::assistant(text.clone()), "stop"),
     };
-    let usage: Usage = mock::usage(&generate, &message);
+    let reply = StubReply {
+        id: index,
+        created: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        model: &model,
+        message: &message,
+        stop_reason,
+        usage: mock::usage(&generate, &message),
+    };
     let body = match request.route {
-        Route::Anthropic => anthropic::encode_response(&message, stop_reason, usage),
-        _ => openai::encode_response(&message, stop_reason, usage),
+        Route::Anthropic => anthropic::encode_response(&reply),
+        _ => openai::encode_response(&reply),
     };
     write_response(out, 200, &[], &body, keep_alive);
 }

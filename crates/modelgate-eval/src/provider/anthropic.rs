@@ -6,7 +6,6 @@
 //! API and defaults to 1024. The key comes from `ANTHROPIC_API_KEY` and is sent as `x-api-key`.
 
 use std::borrow::Cow;
-use std::time::Instant;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
@@ -72,20 +71,8 @@ impl AnthropicProvider {
     }
 
     async fn call(&self, request: &GenerateRequest) -> Result<Generation, ProviderError> {
-        let started = Instant::now();
         let body = encode_request(&self.model, request)?;
-        let response = self.http.post_json(&self.url, &body).await?;
-        let (message, stop_reason, usage) =
-            decode_response(&response.body).map_err(|message| ProviderError::Malformed {
-                message: self.http.excerpt(&message),
-            })?;
-        Ok(Generation {
-            message,
-            stop_reason,
-            usage,
-            retries: response.retries,
-            latency_ms: started.elapsed().as_secs_f64() * 1000.0,
-        })
+        self.http.generate(&self.url, &body, decode_response).await
     }
 }
 
@@ -169,6 +156,11 @@ struct WireTool<'a> {
 
 #[derive(Serialize, Deserialize)]
 struct WireResponse<'a> {
+    /// Written by the stub (SDKs expect them) and not read.
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
+    model: Option<&'a str>,
     #[serde(
         default,
         rename = "type",
@@ -351,7 +343,8 @@ pub(crate) fn decode_request(body: &[u8]) -> Result<(String, GenerateRequest), S
 }
 
 /// Server side (the stub): an answer body.
-pub(crate) fn encode_response(message: &Message, stop_reason: &str, usage: Usage) -> Vec<u8> {
+pub(crate) fn encode_response(reply: &super::StubReply<'_>) -> Vec<u8> {
+    let (message, usage) = (reply.message, reply.usage);
     let mut content = Vec::with_capacity(1 + message.tool_calls.len());
     if !message.content.is_empty() {
         content.push(text_block(&message.content));
@@ -361,13 +354,15 @@ pub(crate) fn encode_response(message: &Message, stop_reason: &str, usage: Usage
         name: Cow::Borrowed(&c.name),
         input: tool_input(&c.arguments),
     }));
-    let stop_reason = match stop_reason {
+    let stop_reason = match reply.stop_reason {
         "stop" => "end_turn",
         "tool_calls" => "tool_use",
         "length" => "max_tokens",
         other => other,
     };
     let wire = WireResponse {
+        id: Some(format!("msg_stub_{}", reply.id)),
+        model: Some(reply.model),
         kind: Some(Cow::Borrowed("message")),
         role: Some(Cow::Borrowed("assistant")),
         content,

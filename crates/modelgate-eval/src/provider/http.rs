@@ -17,13 +17,14 @@
 //! error message.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use tokio::sync::Semaphore;
 
-use super::{ProviderError, ProviderOptions, Retry};
+use super::{Generation, ProviderError, ProviderOptions, Retry, Usage};
+use crate::message::Message;
 
 /// Longest excerpt of server text kept in an error, in characters.
 pub(crate) const MAX_EXCERPT_CHARS: usize = 200;
@@ -36,6 +37,10 @@ static CLIENTS: AtomicU64 = AtomicU64::new(0);
 
 /// What replaces the API key in excerpts.
 const REDACTED: &str = "[redacted]";
+
+/// Parses an answer body into the assistant message, stop reason and usage; the error text
+/// may quote the body (it is excerpted before it reaches an error).
+pub(crate) type Decoder = fn(&[u8]) -> Result<(Message, String, Usage), String>;
 
 /// A body that arrived, with the attempts that failed before it.
 #[derive(Debug)]
@@ -73,7 +78,6 @@ impl AttemptError {
 }
 
 /// A pooled, bounded, retrying JSON-over-HTTP client.
-#[derive(Debug)]
 pub(crate) struct HttpClient {
     client: reqwest::Client,
     permits: Semaphore,
@@ -86,6 +90,20 @@ pub(crate) struct HttpClient {
     secret: Option<String>,
     /// Jitter state (splitmix64 over an atomic counter: lock-free, no dependency).
     rng: AtomicU64,
+}
+
+/// Shows the limits only: never the key, and not the client (whose headers carry it).
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("timeout", &self.timeout)
+            .field("max_retries", &self.max_retries)
+            .field("backoff_base", &self.backoff_base)
+            .field("backoff_max", &self.backoff_max)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("has_key", &self.secret.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl HttpClient {
@@ -186,6 +204,29 @@ impl HttpClient {
             }
             attempt = attempt.saturating_add(1);
         }
+    }
+
+    /// POSTs `body` and decodes the answer with `decode` into a [`Generation`]; a decode
+    /// failure is `Malformed` with its text excerpted (it may quote the body).
+    pub(crate) async fn generate(
+        &self,
+        url: &str,
+        body: &[u8],
+        decode: Decoder,
+    ) -> Result<Generation, ProviderError> {
+        let started = Instant::now();
+        let response = self.post_json(url, body).await?;
+        let (message, stop_reason, usage) =
+            decode(&response.body).map_err(|message| ProviderError::Malformed {
+                message: self.excerpt(&message),
+            })?;
+        Ok(Generation {
+            message,
+            stop_reason,
+            usage,
+            retries: response.retries,
+            latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+        })
     }
 
     /// One request: send, check the status, read the body under the cap.

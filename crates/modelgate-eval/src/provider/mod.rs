@@ -126,6 +126,22 @@ pub enum ProviderError {
     },
 }
 
+/// What the stub server answers, for the wire encoders.
+pub(crate) struct StubReply<'a> {
+    /// Request number (makes the response id).
+    pub id: u64,
+    /// Unix seconds.
+    pub created: u64,
+    /// The model name the request gave.
+    pub model: &'a str,
+    /// The answer.
+    pub message: &'a Message,
+    /// Why it stopped (`OpenAI` vocabulary).
+    pub stop_reason: &'a str,
+    /// Word counts.
+    pub usage: Usage,
+}
+
 /// Settings for every provider.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProviderOptions {
@@ -134,7 +150,9 @@ pub struct ProviderOptions {
     pub base_url: Option<String>,
     /// Per-request timeout.
     pub timeout: Duration,
-    /// Retries after the first attempt.
+    /// Retries after the first attempt, exactly: `0` means one attempt. When every allowed
+    /// attempt failed in a retryable way the error is `RetriesExhausted` (or, with `0`, the
+    /// attempt's own error).
     pub max_retries: u32,
     /// First backoff delay; doubles each retry, with full jitter.
     pub backoff_base: Duration,

@@ -10,7 +10,6 @@
 //! so the two cannot drift apart.
 
 use std::borrow::Cow;
-use std::time::Instant;
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
@@ -76,20 +75,8 @@ impl OpenAiProvider {
     }
 
     async fn call(&self, request: &GenerateRequest) -> Result<Generation, ProviderError> {
-        let started = Instant::now();
         let body = encode_request(&self.model, request)?;
-        let response = self.http.post_json(&self.url, &body).await?;
-        let (message, stop_reason, usage) =
-            decode_response(&response.body).map_err(|message| ProviderError::Malformed {
-                message: self.http.excerpt(&message),
-            })?;
-        Ok(Generation {
-            message,
-            stop_reason,
-            usage,
-            retries: response.retries,
-            latency_ms: started.elapsed().as_secs_f64() * 1000.0,
-        })
+        self.http.generate(&self.url, &body, decode_response).await
     }
 }
 
@@ -124,12 +111,39 @@ struct WireRequest<'a> {
 struct WireMessage<'a> {
     #[serde(default = "assistant")]
     role: Role,
-    #[serde(default, borrow)]
+    /// A string, null, or (as some clients and servers send it) a list of text parts.
+    #[serde(default, borrow, deserialize_with = "text_or_parts")]
     content: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty", borrow)]
     tool_calls: Vec<WireToolCall<'a>>,
     #[serde(default, skip_serializing_if = "Option::is_none", borrow)]
     tool_call_id: Option<Cow<'a, str>>,
+}
+
+/// Content as a string, null, or `[{"type": "text", "text": "…"}, …]` (text parts joined;
+/// other part kinds, such as images, are skipped).
+fn text_or_parts<'de, D>(deserializer: D) -> Result<Option<Cow<'de, str>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Content<'a> {
+        Text(#[serde(borrow)] Cow<'a, str>),
+        Parts(#[serde(borrow)] Vec<Part<'a>>),
+    }
+    #[derive(Deserialize)]
+    struct Part<'a> {
+        #[serde(default, borrow)]
+        text: Option<Cow<'a, str>>,
+    }
+    Ok(match Option::<Content<'de>>::deserialize(deserializer)? {
+        None => None,
+        Some(Content::Text(text)) => Some(text),
+        Some(Content::Parts(parts)) => Some(Cow::Owned(
+            parts.iter().filter_map(|p| p.text.as_deref()).collect(),
+        )),
+    })
 }
 
 fn assistant() -> Role {
@@ -179,6 +193,15 @@ struct WireToolDef<'a> {
 
 #[derive(Serialize, Deserialize)]
 struct WireResponse<'a> {
+    /// The envelope fields below are written by the stub (SDKs expect them) and not read.
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
+    object: Option<&'static str>,
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
+    created: Option<u64>,
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
+    model: Option<&'a str>,
     #[serde(borrow)]
     choices: Vec<WireChoice<'a>>,
     #[serde(default)]
@@ -187,6 +210,8 @@ struct WireResponse<'a> {
 
 #[derive(Serialize, Deserialize)]
 struct WireChoice<'a> {
+    #[serde(default)]
+    index: u32,
     #[serde(borrow)]
     message: WireMessage<'a>,
     #[serde(default, borrow)]
@@ -194,11 +219,14 @@ struct WireChoice<'a> {
 }
 
 #[derive(Serialize, Deserialize)]
+#[allow(clippy::struct_field_names)] // the API's names
 struct WireUsage {
     #[serde(default)]
     prompt_tokens: u64,
     #[serde(default)]
     completion_tokens: u64,
+    #[serde(default)]
+    total_tokens: u64,
 }
 
 /// Serializes a chat-completions request.
@@ -322,16 +350,23 @@ pub(crate) fn decode_request(body: &[u8]) -> Result<(String, GenerateRequest), S
     Ok((wire.model.into_owned(), request))
 }
 
-/// Server side (the stub): an answer body.
-pub(crate) fn encode_response(message: &Message, stop_reason: &str, usage: Usage) -> Vec<u8> {
+/// Server side (the stub): an answer body, with the envelope SDKs expect (`id`, `object`,
+/// `created`, `model`, `choices[].index`, `usage.total_tokens`).
+pub(crate) fn encode_response(reply: &super::StubReply<'_>) -> Vec<u8> {
     let wire = WireResponse {
+        id: Some(format!("chatcmpl-stub-{}", reply.id)),
+        object: Some("chat.completion"),
+        created: Some(reply.created),
+        model: Some(reply.model),
         choices: vec![WireChoice {
-            message: wire_message(message),
-            finish_reason: Some(Cow::Borrowed(stop_reason)),
+            index: 0,
+            message: wire_message(reply.message),
+            finish_reason: Some(Cow::Borrowed(reply.stop_reason)),
         }],
         usage: Some(WireUsage {
-            prompt_tokens: usage.input_tokens,
-            completion_tokens: usage.output_tokens,
+            prompt_tokens: reply.usage.input_tokens,
+            completion_tokens: reply.usage.output_tokens,
+            total_tokens: reply.usage.input_tokens + reply.usage.output_tokens,
         }),
     };
     serde_json::to_vec(&wire).unwrap_or_default()
@@ -410,6 +445,9 @@ mod tests {
         assert_eq!(m.tool_calls[1].id, "call_1");
         assert_eq!(m.tool_calls[1].arguments, json!("print(1"));
         assert!(decode_response(br#"{"choices":[]}"#).is_err());
+        let parts = br#"{"choices":[{"message":{"content":[{"type":"text","text":"a"},
+            {"type":"image_url","image_url":{}},{"type":"text","text":"b\n"}]}}]}"#;
+        assert_eq!(decode_response(parts).unwrap().0.content, "ab\n");
         assert!(decode_response(br#"{"choices":"x"}"#).is_err());
     }
 }
