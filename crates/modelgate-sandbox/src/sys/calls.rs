@@ -423,9 +423,3 @@ pub(crate) fn seccomp_notif_deny(listener: BorrowedFd<'_>, id: u64, errno: i32) 
     }
     Ok(())
 }
-
-/// The calling thread's id.
-pub(crate) fn gettid() -> i32 {
-    // SAFETY: no arguments, cannot fail.
-    unsafe { libc::gettid() }
-}
