@@ -66,6 +66,8 @@ pub struct ExecOptions {
 #[derive(Debug)]
 pub struct Sandbox {
     policy: Policy,
+    /// The setup child, exiting or exited, until reaped (first exec or teardown).
+    setup_child: Option<i32>,
     namespaces: Vec<(OwnedFd, libc::c_int)>,
     workspace: OwnedFd,
     landlock: Option<OwnedFd>,
@@ -264,8 +266,6 @@ impl Sandbox {
         } else {
             None
         };
-        guard.finish();
-
         let exec = plan::exec_plan()?;
         let env = build_env(policy)?;
         let path_dirs = env
@@ -282,8 +282,10 @@ impl Sandbox {
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(40);
+        let setup_child = Some(guard.finish());
         Ok(Self {
             policy: policy.clone(),
+            setup_child,
             namespaces,
             workspace,
             landlock,
@@ -475,11 +477,10 @@ impl Sandbox {
             return Err(SandboxError::Defunct(why));
         }
         let intermediate = spawned.map_err(|e| spawn_err("clone", e))?;
-        drop((out_w, err_w, rep_w, in_r));
-        let (istatus, _) = sys::wait4(intermediate).map_err(|e| spawn_err("wait", e))?;
-        drop(go_r);
+        drop((out_w, err_w, rep_w, in_r, go_r));
         // Records arrive from two writers in any order: the intermediate's PID, and from the
-        // command either its seccomp listener or a failure before execve.
+        // command either its seccomp listener or a failure before execve. The intermediate is
+        // reaped after its record, not waited for before: its exit is off the latency path.
         let (mut pid, mut listener_no, mut failure) = (None, None, None);
         while pid.is_none() || (go_w.is_some() && listener_no.is_none() && failure.is_none()) {
             match sys::read_report(rep_r.as_fd()).map_err(|e| spawn_err("read report", e))? {
@@ -489,6 +490,7 @@ impl Sandbox {
                 None => break,
             }
         }
+        let (istatus, _) = sys::wait4(intermediate).map_err(|e| spawn_err("wait", e))?;
         let Some(pid) = pid else {
             return Err(match failure {
                 Some((step, errno)) => spawn_err(
@@ -523,11 +525,11 @@ impl Sandbox {
             }
         };
         // Take the command's seccomp listener, then let it run.
-        let notifier = match (listener_no, go_w) {
+        let listener = match (listener_no, go_w) {
             (Some(no), Some(go)) => {
                 let listener = sys::pidfd_getfd(pidfd.as_fd(), no).ok();
                 let _ = File::from(go).write_all(b"g");
-                listener.map(notify::spawn)
+                listener
             }
             (_, go) => {
                 drop(go);
@@ -540,9 +542,11 @@ impl Sandbox {
             let _ = sys::pidfd_kill(pidfd.as_fd(), libc::SIGKILL);
         };
         let stdin = in_w.map(|w| (w, options.stdin.clone().unwrap_or_default()));
-        let sup = supervise::supervise(&pidfd, out_r, err_r, stdin, deadline, cap, &kill);
+        let sup = supervise::supervise(&pidfd, out_r, err_r, stdin, listener, deadline, cap, &kill);
         let (status, usage) = sys::wait4(pid).map_err(|e| spawn_err("wait", e))?;
-        let denied = notifier.map(notify::finish).unwrap_or_default();
+        if let Some(setup) = self.setup_child.take() {
+            let _ = sys::wait4(setup); // long exited: it was told to at creation
+        }
         let wall = start.elapsed();
         // A failure between clone and execve is reported on the pipe (closed at execve).
         if let Ok(Some((step, errno))) = sys::read_report(rep_r.as_fd()) {
@@ -616,7 +620,7 @@ impl Sandbox {
                 });
             }
         }
-        result.events.extend(denied);
+        result.events.extend(sup.denied);
         if let Some(p) = &self.proxy {
             result.events.extend(p.take_events());
         }
@@ -640,6 +644,9 @@ impl Sandbox {
     }
 
     fn release(&mut self) -> Result<(), SandboxError> {
+        if let Some(setup) = self.setup_child.take() {
+            let _ = sys::wait4(setup); // told to exit at creation
+        }
         if let Some(mut p) = self.proxy.take() {
             p.stop();
         }
@@ -728,10 +735,11 @@ impl ChildGuard {
             .map_err(SandboxError::setup("signal the setup child"))
     }
 
-    fn finish(&mut self) {
-        self.sync = None; // EOF: the child exits
-        let _ = sys::wait4(self.pid);
-        self.pid = 0;
+    /// Lets the child exit (EOF on its sync pipe) and hands over its pid for reaping later:
+    /// waiting for it here would put its exit on the latency path.
+    fn finish(&mut self) -> i32 {
+        self.sync = None;
+        std::mem::take(&mut self.pid)
     }
 }
 
@@ -789,5 +797,5 @@ pub(crate) fn supervise_fds(
     cap: usize,
     kill: &dyn Fn(),
 ) -> supervise::Supervised {
-    supervise::supervise(pidfd, stdout, stderr, None, deadline, cap, kill)
+    supervise::supervise(pidfd, stdout, stderr, None, None, deadline, cap, kill)
 }
