@@ -33,7 +33,7 @@ pub(super) struct ExecSpec {
     pub(super) last_cap: u32,
     pub(super) landlock: Option<RawFd>,
     pub(super) seccomp: Option<Vec<libc::sock_filter>>,
-    pub(super) seccomp_go: Option<RawFd>,
+    pub(super) seccomp_sock: Option<RawFd>,
     pub(super) programs: Vec<CString>,
     pub(super) args: Vec<CString>,
     pub(super) env: Vec<CString>,
@@ -41,8 +41,10 @@ pub(super) struct ExecSpec {
     pub(super) parent_only: Vec<RawFd>,
 }
 
-/// Clones the exec intermediate for `spec` from the calling thread.
+/// Clones the exec intermediate for `spec` from the calling thread; returns once it has exited
+/// (the command has called `execve` or failed by then).
 pub(super) fn spawn(spec: &ExecSpec) -> std::io::Result<i32> {
+    let command_stack = sys::ChildStack::new(sys::CHILD_STACK_BYTES)?;
     let mut argv: Vec<*const libc::c_char> = spec.args.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
     let mut envp: Vec<*const libc::c_char> = spec.env.iter().map(|a| a.as_ptr()).collect();
@@ -61,14 +63,15 @@ pub(super) fn spawn(spec: &ExecSpec) -> std::io::Result<i32> {
         last_cap: spec.last_cap,
         landlock: spec.landlock,
         seccomp: spec.seccomp.as_deref(),
-        seccomp_go: spec.seccomp_go,
+        seccomp_sock: spec.seccomp_sock,
+        command_stack: command_stack.top(),
         programs: spec.programs.clone(),
         argv,
         envp,
         report_write: spec.report_write,
         parent_only: spec.parent_only.clone(),
     };
-    sys::spawn_exec(&plan)
+    sys::spawn_exec(&plan, &command_stack)
 }
 
 type Job = Box<dyn FnOnce() + Send>;

@@ -59,7 +59,8 @@ pub(crate) struct Supervised {
     pub(crate) denied: Vec<crate::outcome::Event>,
 }
 
-/// Drains `stdout`/`stderr`, feeds `stdin`, answers the seccomp `listener`, and kills the
+/// Drains `stdout`/`stderr`, feeds `stdin`, answers the seccomp listener (which arrives on
+/// `listener_sock` as an `SCM_RIGHTS` message from the command), and kills the
 /// process behind `pidfd` when the deadline passes. Returns once the process has exited and
 /// both pipes are closed (or a short grace period after exit has passed: a pipe can only stay
 /// open if a process outlived the PID namespace, which the kernel does not allow, so this is a
@@ -70,12 +71,13 @@ pub(crate) fn supervise(
     stdout: OwnedFd,
     stderr: OwnedFd,
     stdin: Option<(OwnedFd, Vec<u8>)>,
-    mut listener: Option<OwnedFd>,
+    mut listener_sock: Option<OwnedFd>,
     deadline: Instant,
     cap: usize,
     kill: &dyn Fn(),
 ) -> Supervised {
     let mut denials = Denials::default();
+    let mut listener: Option<OwnedFd> = None;
     let mut out = Capture::new(cap);
     let mut err = Capture::new(cap);
     let mut files: [Option<File>; 2] = [Some(File::from(stdout)), Some(File::from(stderr))];
@@ -137,6 +139,14 @@ pub(crate) fn supervise(
             });
             which.push(4);
         }
+        if let Some(sock) = &listener_sock {
+            fds.push(libc::pollfd {
+                fd: sock.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            which.push(5);
+        }
         let wait_ms = if exited_at.is_some() || timed_out {
             100
         } else {
@@ -193,6 +203,12 @@ pub(crate) fn supervise(
                     }
                 }
                 3 => exited_at = Some(Instant::now()),
+                5 => {
+                    // The listener, or a hang-up: the command failed before sending it.
+                    listener = listener_sock
+                        .take()
+                        .and_then(|sock| sys::recv_fd(sock.as_fd()).ok().flatten());
+                }
                 _ => {
                     let Some(l) = &listener else { continue };
                     if pfd.revents & libc::POLLIN != 0 {
@@ -205,6 +221,9 @@ pub(crate) fn supervise(
         }
     }
     // The whole PID namespace is gone: record what is still queued, without waiting.
+    if let Some(sock) = listener_sock.take() {
+        listener = sys::recv_fd(sock.as_fd()).ok().flatten();
+    }
     if let Some(l) = &listener {
         for _ in 0..1024 {
             let mut fds = [libc::pollfd {
