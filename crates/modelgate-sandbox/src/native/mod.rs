@@ -131,7 +131,8 @@ impl Sandbox {
         let cgroups = if policy.isolation.cgroups == Requirement::Off {
             None
         } else {
-            let homes = cgroup::discover();
+            // Found by the (cached) host probe: /proc/self/mountinfo is read once per process.
+            let homes = host.cgroup_homes();
             Some(SandboxCgroups::create(
                 &homes,
                 CgroupLimits {
@@ -144,7 +145,7 @@ impl Sandbox {
         // On cgroup v1, one spawner thread joins the cgroups once and every exec is cloned
         // from it; otherwise each exec joins through cgroup.procs.
         let spawner = match cgroups.as_ref().and_then(SandboxCgroups::v1_tasks_files) {
-            Some(tasks) => Some(spawner::Spawner::start(tasks)?),
+            Some(tasks) => Some(spawner::Spawner::start(tasks?)?),
             None => None,
         };
         let cgroup_procs = match (&cgroups, &spawner) {
