@@ -1,6 +1,8 @@
 //! Side-by-side latency and throughput of contained `true`: modelgate's native sandbox
 //! (library, CLI) and bubblewrap configured for the same isolation. Run by
-//! `bench/sandbox/run.sh`, which installs bubblewrap and writes the JSON this prints.
+//! `bench/sandbox/run.sh`, which installs bubblewrap and writes the JSON this prints. The
+//! one-shot rows (CLI and bubblewrap, sequential) run round-robin so that a shared machine's
+//! load falls on all of them alike.
 //!
 //! Usage: `sandbox_bench [--runs N] [--workers W] [--cli PATH] [--bwrap PATH] [--table FILE]`
 #![allow(
@@ -50,6 +52,35 @@ fn sequential(name: &str, runs: usize, mut f: impl FnMut()) -> serde_json::Value
         ms.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     summary(name, ms, start.elapsed())
+}
+
+/// Times several one-shot commands `runs` times each, round-robin (one run of each per round,
+/// the order rotating), so that all of them see the same machine load. One summary each.
+fn interleaved(
+    runs: usize,
+    mut cmds: Vec<(String, Box<dyn FnMut() + '_>)>,
+) -> Vec<serde_json::Value> {
+    for (_, f) in &mut cmds {
+        f(); // warm-up
+    }
+    let n = cmds.len();
+    let mut ms = vec![Vec::with_capacity(runs); n];
+    let mut busy = vec![Duration::ZERO; n];
+    for round in 0..runs {
+        for j in 0..n {
+            let i = (round + j) % n;
+            let t = Instant::now();
+            (cmds[i].1)();
+            let e = t.elapsed();
+            busy[i] += e;
+            ms[i].push(e.as_secs_f64() * 1000.0);
+        }
+    }
+    cmds.iter()
+        .zip(ms)
+        .zip(busy)
+        .map(|(((name, _), ms), busy)| summary(name, ms, busy))
+        .collect()
 }
 
 /// `workers` threads, each calling `make()` once to get its own runner and then running it
@@ -230,18 +261,48 @@ fn main() {
             s.teardown().unwrap();
         },
     ));
-    // modelgate, CLI: a whole process per command.
+    // One-shot processes, modelgate's CLI and bubblewrap: timed round-robin (one run of each
+    // per round) so that every configuration sees the same machine load.
+    let policy_file = std::env::temp_dir().join(format!(
+        "modelgate-bench-policy-{}.yaml",
+        std::process::id()
+    ));
+    std::fs::write(&policy_file, BWRAP_EQUIVALENT).unwrap();
+    let pf = policy_file.to_str().unwrap().to_owned();
+    // bubblewrap gets modelgate's own seccomp program, from a file handed over as its stdin.
+    let seccomp_path = std::env::temp_dir().join(format!(
+        "modelgate-bench-seccomp-{}.bpf",
+        std::process::id()
+    ));
+    let filter = modelgate_sandbox::seccomp::filter().unwrap();
+    let mut bytes = Vec::new();
+    for ins in &filter {
+        bytes.extend_from_slice(&ins.code.to_ne_bytes());
+        bytes.push(ins.jt);
+        bytes.push(ins.jf);
+        bytes.extend_from_slice(&ins.k.to_ne_bytes());
+    }
+    std::fs::File::create(&seccomp_path)
+        .unwrap()
+        .write_all(&bytes)
+        .unwrap();
+    let run_bwrap = |bwrap: &str, path: &std::path::Path| {
+        let program = std::fs::File::open(path).unwrap();
+        let st = Command::new(bwrap)
+            .args(bwrap_args(Some(0)))
+            .stdin(program)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "bwrap failed: {st}");
+    };
+    let mut one_shot_cmds: Vec<(String, Box<dyn FnMut() + '_>)> = Vec::new();
     if let Some(cli) = &cli {
-        let policy_file = std::env::temp_dir().join(format!(
-            "modelgate-bench-policy-{}.yaml",
-            std::process::id()
-        ));
-        std::fs::write(&policy_file, BWRAP_EQUIVALENT).unwrap();
-        let pf = policy_file.to_str().unwrap().to_owned();
-        results.push(sequential(
-            "modelgate CLI: sandbox exec, bwrap-equivalent policy",
-            runs,
-            || {
+        let pf = pf.clone();
+        one_shot_cmds.push((
+            "modelgate CLI: sandbox exec, bwrap-equivalent policy".to_owned(),
+            Box::new(move || {
                 run_cmd(Command::new(cli).args([
                     "sandbox",
                     "exec",
@@ -250,15 +311,24 @@ fn main() {
                     "--",
                     "/bin/true",
                 ]));
-            },
+            }),
         ));
-        results.push(sequential(
-            "modelgate CLI: sandbox exec -- /bin/true",
-            runs,
-            || {
+        one_shot_cmds.push((
+            "modelgate CLI: sandbox exec -- /bin/true".to_owned(),
+            Box::new(move || {
                 run_cmd(Command::new(cli).args(["sandbox", "exec", "--", "/bin/true"]));
-            },
+            }),
         ));
+    }
+    if let Some(bwrap) = &bwrap {
+        let path = seccomp_path.clone();
+        one_shot_cmds.push((
+            "bubblewrap: bwrap (same isolation + seccomp) /bin/true".to_owned(),
+            Box::new(move || run_bwrap(bwrap, &path)),
+        ));
+    }
+    results.extend(interleaved(runs, one_shot_cmds));
+    if let Some(cli) = &cli {
         results.push(parallel(
             "modelgate CLI: sandbox exec (parallel)",
             workers,
@@ -269,47 +339,14 @@ fn main() {
             },
         ));
     }
-    // bubblewrap with the same isolation and the same seccomp program.
     if let Some(bwrap) = &bwrap {
-        let filter = modelgate_sandbox::seccomp::filter().unwrap();
-        let mut bytes = Vec::new();
-        for ins in &filter {
-            bytes.extend_from_slice(&ins.code.to_ne_bytes());
-            bytes.push(ins.jt);
-            bytes.push(ins.jf);
-            bytes.extend_from_slice(&ins.k.to_ne_bytes());
-        }
-        let path = std::env::temp_dir().join(format!(
-            "modelgate-bench-seccomp-{}.bpf",
-            std::process::id()
-        ));
-        std::fs::File::create(&path)
-            .unwrap()
-            .write_all(&bytes)
-            .unwrap();
-        // bubblewrap reads the program from a descriptor: hand it over as the child's stdin.
-        let run_bwrap = |bwrap: &str, path: &std::path::Path| {
-            let program = std::fs::File::open(path).unwrap();
-            let st = Command::new(bwrap)
-                .args(bwrap_args(Some(0)))
-                .stdin(program)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .unwrap();
-            assert!(st.success(), "bwrap failed: {st}");
-        };
-        results.push(sequential(
-            "bubblewrap: bwrap (same isolation + seccomp) /bin/true",
-            runs,
-            || run_bwrap(bwrap, &path),
-        ));
         results.push(parallel("bubblewrap: parallel", workers, runs, || {
-            let (b, p) = (bwrap.clone(), path.clone());
+            let (b, p) = (bwrap.clone(), seccomp_path.clone());
             move || run_bwrap(&b, &p)
         }));
-        let _ = std::fs::remove_file(&path);
     }
+    let _ = std::fs::remove_file(&seccomp_path);
+    let _ = std::fs::remove_file(&policy_file);
     if let Some(table) = get("--table") {
         let mut t = String::from(
             "| configuration | runs | p50 ms | p95 ms | p99 ms | execs/s |\n|---|---:|---:|---:|---:|---:|\n",

@@ -5,7 +5,11 @@
 //! The sandbox's cgroup is created *below the supervisor's own cgroup* in each hierarchy, so
 //! it stays inside whatever limits the supervisor itself runs under.
 
-use std::fs::{self, File, OpenOptions};
+use std::ffi::CString;
+use std::fs::{self, File};
+use std::io::{Read as _, Write as _};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -27,6 +31,11 @@ pub enum Controller {
 impl Controller {
     /// All controllers, in setup order.
     pub const ALL: [Self; 4] = [Self::Memory, Self::Pids, Self::Cpu, Self::Cpuacct];
+
+    /// The controller with this kernel name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == name)
+    }
 
     /// The kernel's name.
     pub fn name(self) -> &'static str {
@@ -50,11 +59,12 @@ pub struct ControllerHome {
     pub parent: PathBuf,
 }
 
-/// Finds each controller's hierarchy and the supervisor's cgroup in it.
-pub fn discover() -> Vec<ControllerHome> {
-    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+/// Finds each controller's hierarchy and the supervisor's cgroup in it;
+/// `mountinfo` is `/proc/self/mountinfo`, read by the caller (it is costly to generate, and the
+/// host probe needs it too).
+pub(crate) fn discover_in(mountinfo: &str) -> Vec<ControllerHome> {
     let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    discover_from(&mountinfo, &own, |p| fs::read_to_string(p).ok())
+    discover_from(mountinfo, &own, |p| fs::read_to_string(p).ok())
 }
 
 fn discover_from(
@@ -136,10 +146,58 @@ pub(crate) struct CgroupLimits {
     pub(crate) cpus: f64,
 }
 
+/// One of the sandbox's cgroup directories, with a descriptor on it: its files are opened
+/// relative to that, not by walking the whole (long) path again each time.
+#[derive(Debug)]
+struct CgroupDir {
+    controller: Controller,
+    version: u8,
+    path: PathBuf,
+    fd: OwnedFd,
+}
+
+impl CgroupDir {
+    fn open(&self, file: &str, flags: libc::c_int) -> std::io::Result<File> {
+        let name = CString::new(file).map_err(std::io::Error::other)?;
+        let fd = crate::sys::openat2(self.fd.as_fd(), &name, flags | libc::O_CLOEXEC, 0, 0)?;
+        Ok(File::from(fd))
+    }
+
+    fn write(&self, file: &str, value: &str) -> Result<(), SandboxError> {
+        self.open(file, libc::O_WRONLY | libc::O_TRUNC)
+            .and_then(|mut f| f.write_all(value.as_bytes()))
+            .map_err(SandboxError::setup(format!(
+                "write {value} to {}",
+                self.path.join(file).display()
+            )))
+    }
+
+    fn read(&self, file: &str) -> Option<String> {
+        let mut s = String::new();
+        self.open(file, libc::O_RDONLY)
+            .ok()?
+            .take(64 * 1024)
+            .read_to_string(&mut s)
+            .ok()?;
+        Some(s)
+    }
+
+    fn read_u64(&self, file: &str) -> Option<u64> {
+        self.read(file)?.trim().parse().ok()
+    }
+
+    fn has(&self, file: &str) -> bool {
+        let Ok(name) = CString::new(file) else {
+            return false;
+        };
+        crate::sys::openat2(self.fd.as_fd(), &name, libc::O_PATH | libc::O_CLOEXEC, 0, 0).is_ok()
+    }
+}
+
 /// The sandbox's cgroups (one directory per hierarchy); removed on drop.
 #[derive(Debug)]
 pub(crate) struct SandboxCgroups {
-    dirs: Vec<(Controller, u8, PathBuf)>,
+    dirs: Vec<CgroupDir>,
     /// Baselines for per-exec deltas.
     oom_kills: u64,
     pids_refused: u64,
@@ -169,26 +227,40 @@ impl SandboxCgroups {
         };
         for home in homes {
             // Hybrid hosts can mount several controllers in one hierarchy (cpu,cpuacct).
-            let dir = home.parent.join(&name);
-            if !cg.dirs.iter().any(|(_, _, d)| *d == dir) {
-                fs::create_dir(&dir).map_err(SandboxError::setup(format!(
+            let path = home.parent.join(&name);
+            if !cg.dirs.iter().any(|d| d.path == path) {
+                fs::create_dir(&path).map_err(SandboxError::setup(format!(
                     "create cgroup {}",
-                    dir.display()
+                    path.display()
                 )))?;
             }
-            cg.dirs.push((home.controller, home.version, dir.clone()));
-            let w = |file: &str, value: String| write(&dir.join(file), &value);
+            let fd = fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY)
+                .open(&path)
+                .map_err(SandboxError::setup(format!(
+                    "open cgroup {}",
+                    path.display()
+                )))?;
+            cg.dirs.push(CgroupDir {
+                controller: home.controller,
+                version: home.version,
+                path,
+                fd: fd.into(),
+            });
+            let Some(dir) = cg.dirs.last() else { continue };
+            let w = |file: &str, value: String| dir.write(file, &value);
             match (home.controller, home.version) {
                 (Controller::Memory, 1) => {
                     w("memory.limit_in_bytes", limits.memory.to_string())?;
-                    if dir.join("memory.memsw.limit_in_bytes").exists() {
+                    if dir.has("memory.memsw.limit_in_bytes") {
                         w("memory.memsw.limit_in_bytes", limits.memory.to_string())?;
                     }
                     let _ = w("memory.swappiness", "0".to_owned());
                 }
                 (Controller::Memory, _) => {
                     w("memory.max", limits.memory.to_string())?;
-                    if dir.join("memory.swap.max").exists() {
+                    if dir.has("memory.swap.max") {
                         w("memory.swap.max", "0".to_owned())?;
                     }
                     let _ = w("memory.oom.group", "1".to_owned());
@@ -217,109 +289,115 @@ impl SandboxCgroups {
 
     /// The cgroup directories (one per hierarchy).
     pub(crate) fn paths(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = self.dirs.iter().map(|(_, _, d)| d.clone()).collect();
+        let mut v: Vec<PathBuf> = self.dirs.iter().map(|d| d.path.clone()).collect();
         v.dedup();
         v
     }
 
     /// Which controllers are in force.
     pub(crate) fn controllers(&self) -> Vec<Controller> {
-        self.dirs.iter().map(|(c, _, _)| *c).collect()
+        self.dirs.iter().map(|d| d.controller).collect()
     }
 
-    /// The v1 `tasks` files (one per hierarchy), when every controller is on cgroup v1: a
-    /// single *thread* can then be moved in, and the processes it clones start inside.
-    pub(crate) fn v1_tasks_files(&self) -> Option<Vec<PathBuf>> {
-        if self.dirs.is_empty() || self.dirs.iter().any(|(_, v, _)| *v != 1) {
+    /// One directory per hierarchy (several controllers can share one).
+    fn unique_dirs(&self) -> Vec<&CgroupDir> {
+        let mut out: Vec<&CgroupDir> = Vec::new();
+        for d in &self.dirs {
+            if !out.iter().any(|o| o.path == d.path) {
+                out.push(d);
+            }
+        }
+        out
+    }
+
+    /// The v1 `tasks` files (one per hierarchy, opened for writing, with their paths for error
+    /// messages), when every controller is on cgroup v1: a single *thread* can then be moved
+    /// in, and the processes it clones start inside.
+    pub(crate) fn v1_tasks_files(&self) -> Option<Result<Vec<(PathBuf, File)>, SandboxError>> {
+        if self.dirs.is_empty() || self.dirs.iter().any(|d| d.version != 1) {
             return None;
         }
-        Some(self.paths().into_iter().map(|d| d.join("tasks")).collect())
+        Some(self.open_each("tasks"))
     }
 
     /// `cgroup.procs` files, opened for the exec intermediate to join (one per hierarchy).
     pub(crate) fn procs_files(&self) -> Result<Vec<File>, SandboxError> {
-        let mut seen: Vec<&Path> = Vec::new();
-        let mut files = Vec::new();
-        for (_, _, dir) in &self.dirs {
-            if seen.contains(&dir.as_path()) {
-                continue;
-            }
-            seen.push(dir);
-            let p = dir.join("cgroup.procs");
-            files.push(
-                OpenOptions::new()
-                    .write(true)
-                    .open(&p)
-                    .map_err(SandboxError::setup(format!("open {}", p.display())))?,
-            );
-        }
-        Ok(files)
+        Ok(self
+            .open_each("cgroup.procs")?
+            .into_iter()
+            .map(|(_, f)| f)
+            .collect())
     }
 
-    fn dir(&self, c: Controller) -> Option<(u8, &Path)> {
-        self.dirs
-            .iter()
-            .find(|(x, _, _)| *x == c)
-            .map(|(_, v, d)| (*v, d.as_path()))
+    fn open_each(&self, file: &str) -> Result<Vec<(PathBuf, File)>, SandboxError> {
+        self.unique_dirs()
+            .into_iter()
+            .map(|d| {
+                let p = d.path.join(file);
+                d.open(file, libc::O_WRONLY)
+                    .map(|f| (p.clone(), f))
+                    .map_err(SandboxError::setup(format!("open {}", p.display())))
+            })
+            .collect()
+    }
+
+    fn dir(&self, c: Controller) -> Option<&CgroupDir> {
+        self.dirs.iter().find(|d| d.controller == c)
     }
 
     /// Resets the peak-memory counter before an exec.
     pub(crate) fn reset_peak(&self) {
-        if let Some((v, d)) = self.dir(Controller::Memory) {
-            let file = if v == 1 {
+        if let Some(d) = self.dir(Controller::Memory) {
+            let file = if d.version == 1 {
                 "memory.max_usage_in_bytes"
             } else {
                 "memory.peak"
             };
-            let _ = write(&d.join(file), "0");
+            let _ = d.write(file, "0");
         }
     }
 
     /// Peak memory since the last reset, in bytes.
     pub(crate) fn peak_memory(&self) -> Option<u64> {
-        let (v, d) = self.dir(Controller::Memory)?;
-        let file = if v == 1 {
+        let d = self.dir(Controller::Memory)?;
+        let file = if d.version == 1 {
             "memory.max_usage_in_bytes"
         } else {
             "memory.peak"
         };
-        read_u64(&d.join(file))
+        d.read_u64(file)
     }
 
     /// CPU time consumed so far, in nanoseconds.
     pub(crate) fn cpu_usage_ns(&self) -> Option<u64> {
-        if let Some((1, d)) = self.dir(Controller::Cpuacct) {
-            return read_u64(&d.join("cpuacct.usage"));
+        if let Some(d) = self.dir(Controller::Cpuacct).filter(|d| d.version == 1) {
+            return d.read_u64("cpuacct.usage");
         }
-        let (_, d) = self
+        let d = self
             .dir(Controller::Cpuacct)
             .or_else(|| self.dir(Controller::Cpu))
-            .filter(|(v, _)| *v == 2)?;
-        let stat = fs::read_to_string(d.join("cpu.stat")).ok()?;
+            .filter(|d| d.version == 2)?;
+        let stat = d.read("cpu.stat")?;
         stat_field(&stat, "usage_usec").map(|us| us.saturating_mul(1000))
     }
 
     fn oom_kill_count(&self) -> u64 {
-        let Some((v, d)) = self.dir(Controller::Memory) else {
+        let Some(d) = self.dir(Controller::Memory) else {
             return 0;
         };
-        let file = if v == 1 {
+        let file = if d.version == 1 {
             "memory.oom_control"
         } else {
             "memory.events"
         };
-        fs::read_to_string(d.join(file))
-            .ok()
+        d.read(file)
             .and_then(|s| stat_field(&s, "oom_kill"))
             .unwrap_or(0)
     }
 
     fn pids_refused_count(&self) -> u64 {
-        let Some((_, d)) = self.dir(Controller::Pids) else {
-            return 0;
-        };
-        fs::read_to_string(d.join("pids.events"))
-            .ok()
+        self.dir(Controller::Pids)
+            .and_then(|d| d.read("pids.events"))
             .and_then(|s| stat_field(&s, "max"))
             .unwrap_or(0)
     }
@@ -339,7 +417,7 @@ impl SandboxCgroups {
     /// Removes the directories (the sandbox's processes must all have exited).
     pub(crate) fn remove(&mut self) -> Result<(), SandboxError> {
         let mut first_err = None;
-        let mut dirs: Vec<PathBuf> = self.dirs.drain(..).map(|(_, _, d)| d).collect();
+        let mut dirs: Vec<PathBuf> = self.dirs.drain(..).map(|d| d.path).collect();
         dirs.dedup();
         for d in dirs {
             let mut result = Ok(());
@@ -394,17 +472,6 @@ fn remove_stale(parent: &Path) {
             let _ = fs::remove_dir(e.path());
         }
     }
-}
-
-fn write(path: &Path, value: &str) -> Result<(), SandboxError> {
-    fs::write(path, value).map_err(SandboxError::setup(format!(
-        "write {value} to {}",
-        path.display()
-    )))
-}
-
-fn read_u64(path: &Path) -> Option<u64> {
-    fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 fn stat_field(text: &str, key: &str) -> Option<u64> {

@@ -96,7 +96,7 @@ impl HostFeatures {
             seccomp_actions,
             seccomp_filter_for_arch: crate::seccomp::filter().is_some(),
             landlock_abi: sys::landlock_abi(),
-            cgroups: cgroup::discover()
+            cgroups: cgroup::discover_in(&mountinfo)
                 .into_iter()
                 .map(|h| CgroupSupport {
                     controller: h.controller.name(),
@@ -128,6 +128,20 @@ impl HostFeatures {
     pub(crate) fn cached_light() -> &'static Self {
         static CACHE: OnceLock<HostFeatures> = OnceLock::new();
         CACHE.get_or_init(|| Self::probe_inner(false))
+    }
+
+    /// The cgroup homes found by the probe.
+    pub(crate) fn cgroup_homes(&self) -> Vec<cgroup::ControllerHome> {
+        self.cgroups
+            .iter()
+            .filter_map(|c| {
+                Some(cgroup::ControllerHome {
+                    controller: Controller::from_name(c.controller)?,
+                    version: c.version,
+                    parent: c.parent.clone().into(),
+                })
+            })
+            .collect()
     }
 
     fn has_cgroup(&self, c: Controller) -> bool {

@@ -25,7 +25,6 @@ mod workspace;
 
 use std::ffi::{CString, OsStr};
 use std::fs::File;
-use std::io::Write as _;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
@@ -66,6 +65,8 @@ pub struct ExecOptions {
 #[derive(Debug)]
 pub struct Sandbox {
     policy: Policy,
+    /// The setup child, exiting or exited, until reaped (first exec or teardown).
+    setup_child: Option<i32>,
     namespaces: Vec<(OwnedFd, libc::c_int)>,
     workspace: OwnedFd,
     landlock: Option<OwnedFd>,
@@ -130,7 +131,8 @@ impl Sandbox {
         let cgroups = if policy.isolation.cgroups == Requirement::Off {
             None
         } else {
-            let homes = cgroup::discover();
+            // Found by the (cached) host probe: /proc/self/mountinfo is read once per process.
+            let homes = host.cgroup_homes();
             Some(SandboxCgroups::create(
                 &homes,
                 CgroupLimits {
@@ -143,7 +145,7 @@ impl Sandbox {
         // On cgroup v1, one spawner thread joins the cgroups once and every exec is cloned
         // from it; otherwise each exec joins through cgroup.procs.
         let spawner = match cgroups.as_ref().and_then(SandboxCgroups::v1_tasks_files) {
-            Some(tasks) => Some(spawner::Spawner::start(tasks)?),
+            Some(tasks) => Some(spawner::Spawner::start(tasks?)?),
             None => None,
         };
         let cgroup_procs = match (&cgroups, &spawner) {
@@ -264,8 +266,6 @@ impl Sandbox {
         } else {
             None
         };
-        guard.finish();
-
         let exec = plan::exec_plan()?;
         let env = build_env(policy)?;
         let path_dirs = env
@@ -282,8 +282,10 @@ impl Sandbox {
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(40);
+        let setup_child = Some(guard.finish());
         Ok(Self {
             policy: policy.clone(),
+            setup_child,
             namespaces,
             workspace,
             landlock,
@@ -387,9 +389,10 @@ impl Sandbox {
         let (out_r, out_w) = sys::pipe().map_err(|e| spawn_err("pipe", e))?;
         let (err_r, err_w) = sys::pipe().map_err(|e| spawn_err("pipe", e))?;
         let (rep_r, rep_w) = sys::pipe().map_err(|e| spawn_err("pipe", e))?;
-        let (go_r, go_w) = if self.seccomp_notify {
-            let (r, w) = sys::pipe().map_err(|e| spawn_err("pipe", e))?;
-            (Some(r), Some(w))
+        // (supervisor's end, command's end) of the socket the seccomp listener comes over.
+        let (sock_parent, sock_child) = if self.seccomp_notify {
+            let (p, c) = sys::seqpacket_pair().map_err(|e| spawn_err("socketpair", e))?;
+            (Some(p), Some(c))
         } else {
             (None, None)
         };
@@ -422,8 +425,8 @@ impl Sandbox {
         if let Some(w) = &in_w {
             parent_only.push(w.as_raw_fd());
         }
-        if let Some(w) = &go_w {
-            parent_only.push(w.as_raw_fd());
+        if let Some(p) = &sock_parent {
+            parent_only.push(p.as_raw_fd());
         }
         let spec = spawner::ExecSpec {
             cgroup_procs: self.cgroup_procs.iter().map(AsRawFd::as_raw_fd).collect(),
@@ -441,7 +444,7 @@ impl Sandbox {
             last_cap: self.last_cap,
             landlock: self.landlock.as_ref().map(AsRawFd::as_raw_fd),
             seccomp: self.seccomp.take(),
-            seccomp_go: go_r.as_ref().map(AsRawFd::as_raw_fd),
+            seccomp_sock: sock_child.as_ref().map(AsRawFd::as_raw_fd),
             programs,
             args,
             env,
@@ -475,20 +478,21 @@ impl Sandbox {
             return Err(SandboxError::Defunct(why));
         }
         let intermediate = spawned.map_err(|e| spawn_err("clone", e))?;
-        drop((out_w, err_w, rep_w, in_r));
-        let (istatus, _) = sys::wait4(intermediate).map_err(|e| spawn_err("wait", e))?;
-        drop(go_r);
-        // Records arrive from two writers in any order: the intermediate's PID, and from the
-        // command either its seccomp listener or a failure before execve.
-        let (mut pid, mut listener_no, mut failure) = (None, None, None);
-        while pid.is_none() || (go_w.is_some() && listener_no.is_none() && failure.is_none()) {
-            match sys::read_report(rep_r.as_fd()).map_err(|e| spawn_err("read report", e))? {
-                Some((child::STEP_PID, p)) => pid = Some(p),
-                Some((child::STEP_LISTENER, l)) => listener_no = Some(l),
-                Some((step, errno)) => failure = Some((step, errno)),
-                None => break,
+        drop((out_w, err_w, rep_w, in_r, sock_child));
+        // The intermediate has exited (spawn returns only then), after the command called
+        // execve or failed: every write end of the report pipe is closed, so this reads to the
+        // end without waiting. Records: a failure of the command before execve, if any, then
+        // the command's pid from the intermediate.
+        let (mut pid, mut failure) = (None, None);
+        while let Some(record) =
+            sys::read_report(rep_r.as_fd()).map_err(|e| spawn_err("read report", e))?
+        {
+            match record {
+                (child::STEP_PID, p) => pid = Some(p),
+                (step, errno) => failure = failure.or(Some((step, errno))),
             }
         }
+        let (istatus, _) = sys::wait4(intermediate).map_err(|e| spawn_err("wait", e))?;
         let Some(pid) = pid else {
             return Err(match failure {
                 Some((step, errno)) => spawn_err(
@@ -522,35 +526,27 @@ impl Sandbox {
                 });
             }
         };
-        // Take the command's seccomp listener, then let it run.
-        let notifier = match (listener_no, go_w) {
-            (Some(no), Some(go)) => {
-                let listener = sys::pidfd_getfd(pidfd.as_fd(), no).ok();
-                let _ = File::from(go).write_all(b"g");
-                listener.map(notify::spawn)
-            }
-            (_, go) => {
-                drop(go);
-                None
-            }
-        };
         let deadline = start + timeout;
         let cap = usize::try_from(limits.output.0).unwrap_or(usize::MAX);
         let kill = || {
             let _ = sys::pidfd_kill(pidfd.as_fd(), libc::SIGKILL);
         };
         let stdin = in_w.map(|w| (w, options.stdin.clone().unwrap_or_default()));
-        let sup = supervise::supervise(&pidfd, out_r, err_r, stdin, deadline, cap, &kill);
+        let sup = supervise::supervise(
+            &pidfd,
+            out_r,
+            err_r,
+            stdin,
+            sock_parent,
+            deadline,
+            cap,
+            &kill,
+        );
         let (status, usage) = sys::wait4(pid).map_err(|e| spawn_err("wait", e))?;
-        let denied = notifier.map(notify::finish).unwrap_or_default();
-        let wall = start.elapsed();
-        // A failure between clone and execve is reported on the pipe (closed at execve).
-        if let Ok(Some((step, errno))) = sys::read_report(rep_r.as_fd()) {
-            return Err(spawn_err(
-                &self.step_name(step),
-                std::io::Error::from_raw_os_error(errno),
-            ));
+        if let Some(setup) = self.setup_child.take() {
+            let _ = sys::wait4(setup); // long exited: it was told to at creation
         }
+        let wall = start.elapsed();
 
         let status = ExitStatus::from_wait(status);
         let mut result = ExecResult::new(status, "native");
@@ -616,7 +612,7 @@ impl Sandbox {
                 });
             }
         }
-        result.events.extend(denied);
+        result.events.extend(sup.denied);
         if let Some(p) = &self.proxy {
             result.events.extend(p.take_events());
         }
@@ -640,6 +636,9 @@ impl Sandbox {
     }
 
     fn release(&mut self) -> Result<(), SandboxError> {
+        if let Some(setup) = self.setup_child.take() {
+            let _ = sys::wait4(setup); // told to exit at creation
+        }
         if let Some(mut p) = self.proxy.take() {
             p.stop();
         }
@@ -728,10 +727,11 @@ impl ChildGuard {
             .map_err(SandboxError::setup("signal the setup child"))
     }
 
-    fn finish(&mut self) {
-        self.sync = None; // EOF: the child exits
-        let _ = sys::wait4(self.pid);
-        self.pid = 0;
+    /// Lets the child exit (EOF on its sync pipe) and hands over its pid for reaping later:
+    /// waiting for it here would put its exit on the latency path.
+    fn finish(&mut self) -> i32 {
+        self.sync = None;
+        std::mem::take(&mut self.pid)
     }
 }
 
@@ -789,5 +789,5 @@ pub(crate) fn supervise_fds(
     cap: usize,
     kill: &dyn Fn(),
 ) -> supervise::Supervised {
-    supervise::supervise(pidfd, stdout, stderr, None, deadline, cap, kill)
+    supervise::supervise(pidfd, stdout, stderr, None, None, deadline, cap, kill)
 }

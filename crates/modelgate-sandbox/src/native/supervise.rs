@@ -5,6 +5,7 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
+use super::notify::Denials;
 use crate::sys;
 
 /// Bytes of one stream kept up to a cap; the rest counted and dropped.
@@ -54,21 +55,29 @@ pub(crate) struct Supervised {
     pub(crate) stdout: Capture,
     pub(crate) stderr: Capture,
     pub(crate) timed_out: bool,
+    /// Refused system calls (`syscall_denied` events), when a seccomp listener was given.
+    pub(crate) denied: Vec<crate::outcome::Event>,
 }
 
-/// Drains `stdout`/`stderr`, feeds `stdin`, and kills the process behind `pidfd` when the
-/// deadline passes. Returns once the process has exited and both pipes are closed (or a short
-/// grace period after exit has passed: a pipe can only stay open if a process outlived the
-/// PID namespace, which the kernel does not allow, so this is a safety net).
+/// Drains `stdout`/`stderr`, feeds `stdin`, answers the seccomp listener (which arrives on
+/// `listener_sock` as an `SCM_RIGHTS` message from the command), and kills the
+/// process behind `pidfd` when the deadline passes. Returns once the process has exited and
+/// both pipes are closed (or a short grace period after exit has passed: a pipe can only stay
+/// open if a process outlived the PID namespace, which the kernel does not allow, so this is a
+/// safety net).
+#[allow(clippy::too_many_arguments)] // one call site each; a struct would only rename them
 pub(crate) fn supervise(
     pidfd: &OwnedFd,
     stdout: OwnedFd,
     stderr: OwnedFd,
     stdin: Option<(OwnedFd, Vec<u8>)>,
+    mut listener_sock: Option<OwnedFd>,
     deadline: Instant,
     cap: usize,
     kill: &dyn Fn(),
 ) -> Supervised {
+    let mut denials = Denials::default();
+    let mut listener: Option<OwnedFd> = None;
     let mut out = Capture::new(cap);
     let mut err = Capture::new(cap);
     let mut files: [Option<File>; 2] = [Some(File::from(stdout)), Some(File::from(stderr))];
@@ -121,6 +130,22 @@ pub(crate) fn supervise(
                 revents: 0,
             });
             which.push(3);
+        }
+        if let Some(l) = &listener {
+            fds.push(libc::pollfd {
+                fd: l.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            which.push(4);
+        }
+        if let Some(sock) = &listener_sock {
+            fds.push(libc::pollfd {
+                fd: sock.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            which.push(5);
         }
         let wait_ms = if exited_at.is_some() || timed_out {
             100
@@ -177,7 +202,38 @@ pub(crate) fn supervise(
                         input = None; // closes the pipe: the command sees end of input
                     }
                 }
-                _ => exited_at = Some(Instant::now()),
+                3 => exited_at = Some(Instant::now()),
+                5 => {
+                    // The listener, or a hang-up: the command failed before sending it.
+                    listener = listener_sock
+                        .take()
+                        .and_then(|sock| sys::recv_fd(sock.as_fd()).ok().flatten());
+                }
+                _ => {
+                    let Some(l) = &listener else { continue };
+                    if pfd.revents & libc::POLLIN != 0 {
+                        denials.answer(l.as_fd());
+                    } else {
+                        listener = None; // every process using the filter is gone
+                    }
+                }
+            }
+        }
+    }
+    // The whole PID namespace is gone: record what is still queued, without waiting.
+    if let Some(sock) = listener_sock.take() {
+        listener = sys::recv_fd(sock.as_fd()).ok().flatten();
+    }
+    if let Some(l) = &listener {
+        for _ in 0..1024 {
+            let mut fds = [libc::pollfd {
+                fd: l.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            }];
+            match sys::poll(&mut fds, 0) {
+                Ok(1..) if fds[0].revents & libc::POLLIN != 0 => denials.answer(l.as_fd()),
+                _ => break,
             }
         }
     }
@@ -185,6 +241,7 @@ pub(crate) fn supervise(
         stdout: out,
         stderr: err,
         timed_out,
+        denied: denials.into_events(),
     }
 }
 

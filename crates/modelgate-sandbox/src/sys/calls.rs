@@ -307,13 +307,173 @@ pub(crate) fn spawn_setup(flags: c_int, plan: &SetupPlan) -> io::Result<i32> {
     }
 }
 
-/// Clones the exec intermediate. Returns its pid (the command's pid arrives on the report pipe).
-pub(crate) fn spawn_exec(plan: &ExecPlan<'_>) -> io::Result<i32> {
-    // SAFETY: the child only runs `exec_intermediate`, which is allocation-free and never returns.
-    match unsafe { child::raw_clone(libc::SIGCHLD as u64) } {
-        Ok(0) => unsafe { child::exec_intermediate(plan) },
-        Ok(pid) => Ok(pid as i32),
-        Err(e) => Err(io::Error::from_raw_os_error(e)),
+/// A stack for a `CLONE_VM` child: anonymous memory with a `PROT_NONE` guard page below it,
+/// so an overflow faults instead of writing over the supervisor's memory.
+pub(crate) struct ChildStack {
+    base: *mut libc::c_void,
+    len: usize,
+}
+
+impl ChildStack {
+    const GUARD: usize = 4096;
+
+    /// Maps `size` bytes of stack (plus the guard page).
+    pub(crate) fn new(size: usize) -> io::Result<Self> {
+        let len = size + Self::GUARD;
+        // SAFETY: a fresh private anonymous mapping; no existing memory is touched.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let stack = Self { base, len };
+        // SAFETY: the lowest page of the mapping we own.
+        if unsafe { libc::mprotect(base, Self::GUARD, libc::PROT_NONE) } != 0 {
+            return Err(io::Error::last_os_error()); // `stack` unmaps on drop
+        }
+        Ok(stack)
+    }
+
+    /// The initial stack pointer (stacks grow down on every architecture Linux runs this on).
+    pub(crate) fn top(&self) -> usize {
+        self.base as usize + self.len
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`; no child runs on it any more (see `spawn_exec`).
+        unsafe { libc::munmap(self.base, self.len) };
+    }
+}
+
+/// Stack for the exec intermediate and for the command before `execve`: straight-line system
+/// calls with small stack buffers need a few KiB; this leaves a wide margin.
+pub(crate) const CHILD_STACK_BYTES: usize = 256 * 1024;
+
+/// Clones the exec intermediate (which clones the command) and returns once both are done
+/// with the supervisor's memory: the intermediate has exited, after the command called
+/// `execve` or exited. Returns the intermediate's pid (to reap); the command's pid is on the
+/// report pipe. `plan.command_stack` must be the top of `command_stack`.
+pub(crate) fn spawn_exec(plan: &ExecPlan<'_>, command_stack: &ChildStack) -> io::Result<i32> {
+    debug_assert_eq!(plan.command_stack, command_stack.top());
+    let stack = ChildStack::new(CHILD_STACK_BYTES)?;
+    // As posix_spawn does: no signal handler of the supervisor may run in a child that shares
+    // its memory. The command resets every disposition and unblocks them before execve.
+    // SAFETY: sigset_t is plain data; `all`/`old` are live stack values.
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&raw mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &raw const all, &raw mut old);
+    }
+    // SAFETY: the child runs `exec_intermediate` on its own stack and shares our memory only
+    // while this thread sleeps (CLONE_VFORK); it is allocation-free and never returns. `plan`
+    // and both stacks outlive it: clone returns only after the intermediate has exited, and
+    // the intermediate exits only after its own CLONE_VFORK child (the command) has called
+    // execve or exited.
+    let pid = unsafe {
+        libc::clone(
+            child::intermediate_entry,
+            stack.top() as *mut libc::c_void,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            std::ptr::from_ref(plan).cast_mut().cast(),
+        )
+    };
+    let err = io::Error::last_os_error();
+    // SAFETY: restores the mask saved above.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &raw const old, std::ptr::null_mut()) };
+    if pid < 0 {
+        return Err(err);
+    }
+    Ok(pid)
+}
+
+/// A connected `SOCK_SEQPACKET` Unix socket pair whose ends close on exec.
+pub(crate) fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as c_int; 2];
+    // SAFETY: `fds` is a valid two-element array.
+    unsafe {
+        syscall(
+            libc::SYS_socketpair,
+            [
+                libc::AF_UNIX as usize,
+                (libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC) as usize,
+                0,
+                fds.as_mut_ptr() as usize,
+                0,
+            ],
+        )?
+    };
+    Ok((owned(fds[0].into()), owned(fds[1].into())))
+}
+
+/// Receives one descriptor sent with `SCM_RIGHTS` on `sock`, without blocking. `Ok(None)`: the
+/// peer closed without sending one. The descriptor arrives close-on-exec.
+pub(crate) fn recv_fd(sock: BorrowedFd<'_>) -> io::Result<Option<OwnedFd>> {
+    const INT: libc::c_uint = std::mem::size_of::<c_int>() as libc::c_uint;
+    let mut control = [0u64; 8];
+    let mut body = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: body.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // SAFETY: all-zero is a valid msghdr; every pointer refers to a live stack buffer whose
+    // length is given alongside.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &raw mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: as above.
+    let n = unsafe {
+        syscall(
+            libc::SYS_recvmsg,
+            [
+                sock.as_raw_fd() as usize,
+                (&raw mut msg) as usize,
+                (libc::MSG_CMSG_CLOEXEC | libc::MSG_DONTWAIT) as usize,
+                0,
+                0,
+            ],
+        )?
+    };
+    // SAFETY: the kernel filled `msg`/`control`; CMSG_FIRSTHDR/CMSG_NXTHDR stay within
+    // `msg_controllen`, and a header's data is read only when its length covers one int.
+    unsafe {
+        let mut found = None;
+        let mut hdr = libc::CMSG_FIRSTHDR(&raw const msg);
+        while !hdr.is_null() {
+            let h = hdr.read_unaligned();
+            if h.cmsg_level == libc::SOL_SOCKET
+                && h.cmsg_type == libc::SCM_RIGHTS
+                && h.cmsg_len as usize >= libc::CMSG_LEN(INT) as usize
+            {
+                let count = (h.cmsg_len as usize - libc::CMSG_LEN(0) as usize) / INT as usize;
+                #[allow(clippy::cast_ptr_alignment)] // read with read_unaligned
+                let data = libc::CMSG_DATA(hdr).cast::<c_int>();
+                for i in 0..count {
+                    let fd = owned(data.add(i).read_unaligned().into());
+                    if found.is_none() {
+                        found = Some(fd); // any further one (never sent) is closed here
+                    }
+                }
+            }
+            hdr = libc::CMSG_NXTHDR(&raw const msg, hdr);
+        }
+        if found.is_none() && n > 0 {
+            return Err(io::Error::other("a message without a descriptor"));
+        }
+        Ok(found)
     }
 }
 
@@ -352,18 +512,6 @@ pub(crate) fn set_thread_fsids(uid: u32, gid: u32) -> io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// `pidfd_getfd(pidfd, fd, 0)`: a copy of another process's descriptor.
-pub(crate) fn pidfd_getfd(pidfd: BorrowedFd<'_>, fd: i32) -> io::Result<OwnedFd> {
-    // SAFETY: integer arguments.
-    let r = unsafe {
-        syscall(
-            libc::SYS_pidfd_getfd,
-            [pidfd.as_raw_fd() as usize, fd as usize, 0, 0, 0],
-        )?
-    };
-    Ok(owned(r))
 }
 
 /// One seccomp user notification: `(id, pid, syscall number, arguments)`.
@@ -422,10 +570,4 @@ pub(crate) fn seccomp_notif_deny(listener: BorrowedFd<'_>, id: u64, errno: i32) 
         )?;
     }
     Ok(())
-}
-
-/// The calling thread's id.
-pub(crate) fn gettid() -> i32 {
-    // SAFETY: no arguments, cannot fail.
-    unsafe { libc::gettid() }
 }

@@ -4,6 +4,14 @@
 //! cloning ([`SetupPlan`], [`ExecPlan`]): no allocation, no locks, no glibc wrappers that talk to
 //! other threads. A failing step writes an 8-byte [`Report`] (step number, errno) to the report
 //! pipe and exits with status 127; the parent turns it into a typed error naming the step.
+//!
+//! The exec intermediate and the command are cloned `posix_spawn`-style: `CLONE_VM |
+//! CLONE_VFORK` on a stack of their own, so no copy of the supervisor's address space is made
+//! (two fewer page-table copies and no copy-on-write faults per exec) and the cloning thread
+//! sleeps until the child has called `execve` or exited. Sharing memory is safe because only
+//! one of them runs at a time, each writes nothing but its own stack, and `execve` gives the
+//! command a fresh address space before any of its own code runs. The one shared word they
+//! write is the cloning thread's `errno` (same TLS block), which it does not read afterwards.
 
 use std::ffi::CString;
 use std::os::fd::RawFd;
@@ -16,8 +24,6 @@ pub(crate) const REPORT_LEN: usize = 8;
 pub(crate) const STEP_READY: u32 = u32::MAX;
 /// `step` of the record the exec intermediate writes with the command's host pid as `value`.
 pub(crate) const STEP_PID: u32 = u32::MAX - 1;
-/// `step` of the record the command writes with its seccomp listener descriptor as `value`.
-pub(crate) const STEP_LISTENER: u32 = u32::MAX - 2;
 
 /// Step numbers of the fixed (non-mount) steps, reported on failure. Mount operations are
 /// numbered by their index in the plan's operation list.
@@ -108,9 +114,14 @@ pub(crate) struct ExecPlan<'a> {
     pub(crate) last_cap: u32,
     pub(crate) landlock: Option<RawFd>,
     pub(crate) seccomp: Option<&'a [libc::sock_filter]>,
-    /// With a user-notification filter: the pipe the supervisor writes to once it holds the
-    /// listener (the command waits on it before `execve`).
-    pub(crate) seccomp_go: Option<RawFd>,
+    /// With a user-notification filter: the command's end of a socket pair on which it sends
+    /// the listener to the supervisor (`SCM_RIGHTS`). The descriptor in flight keeps the
+    /// listener open across the command's `execve` without the command holding it, so the
+    /// command never waits for the supervisor to take it.
+    pub(crate) seccomp_sock: Option<RawFd>,
+    /// Top of the stack the command runs on until `execve` (the intermediate's is given to
+    /// `clone` by the caller).
+    pub(crate) command_stack: usize,
     /// Candidate absolute paths for the program, tried in order (a `PATH` search done ahead).
     pub(crate) programs: Vec<CString>,
     /// NULL-terminated.
@@ -352,6 +363,50 @@ unsafe fn run_op(op: &MountOp) -> Result<(), i32> {
     Ok(())
 }
 
+/// Sends `payload` as one `SCM_RIGHTS` message (with a one-byte body) on the socket `sock`.
+///
+/// # Safety
+/// Child process only; `sock` is a connected socket.
+unsafe fn send_fd(sock: RawFd, payload: RawFd) -> Result<(), i32> {
+    const INT: libc::c_uint = std::mem::size_of::<c_int>() as libc::c_uint;
+    // 8-byte aligned and ≥ CMSG_SPACE(sizeof(int)) (24 bytes on 64-bit Linux).
+    let mut control = [0u64; 4];
+    let body = [0u8; 1];
+    // SAFETY (block): all-zero is a valid `cmsghdr`, `iovec` and `msghdr`; the header and the
+    // descriptor are written inside `control`, which CMSG_SPACE(sizeof(int)) fits; every
+    // pointer handed to sendmsg refers to a live stack value.
+    unsafe {
+        let mut hdr: libc::cmsghdr = std::mem::zeroed();
+        hdr.cmsg_len = libc::CMSG_LEN(INT) as _;
+        hdr.cmsg_level = libc::SOL_SOCKET;
+        hdr.cmsg_type = libc::SCM_RIGHTS;
+        let hdr_ptr = control.as_mut_ptr().cast::<libc::cmsghdr>();
+        hdr_ptr.write(hdr);
+        libc::CMSG_DATA(hdr_ptr)
+            .copy_from_nonoverlapping(payload.to_ne_bytes().as_ptr(), INT as usize);
+        let mut iov = libc::iovec {
+            iov_base: body.as_ptr().cast_mut().cast(),
+            iov_len: 1,
+        };
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &raw mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(INT) as _;
+        sys(
+            libc::SYS_sendmsg,
+            [
+                sock as usize,
+                (&raw const msg) as usize,
+                libc::MSG_NOSIGNAL as usize,
+                0,
+                0,
+            ],
+        )
+        .map(|_| ())
+    }
+}
+
 /// Becomes uid/gid 0 *inside* the new user namespace (an unprivileged host id) with no
 /// supplementary groups: the supervisor's host groups must never reach the sandbox.
 ///
@@ -518,7 +573,7 @@ pub(crate) unsafe fn setup_main(plan: &SetupPlan) -> ! {
 ///
 /// # Safety
 /// Must be called only in a child right after `clone`.
-pub(crate) unsafe fn exec_intermediate(plan: &ExecPlan<'_>) -> ! {
+unsafe fn exec_intermediate(plan: &ExecPlan<'_>) -> ! {
     let fd = plan.report_write;
     // SAFETY (block): descriptors and integer arguments prepared by the parent; "0" is a live
     // static byte string.
@@ -557,13 +612,37 @@ pub(crate) unsafe fn exec_intermediate(plan: &ExecPlan<'_>) -> ! {
                 ],
             ),
         );
-        let pid = check(fd, step::CLONE, raw_clone(libc::CLONE_PARENT as u64));
-        if pid == 0 {
-            exec_command(plan);
+        // The command shares this process's memory until its execve (this process sleeps
+        // meanwhile, CLONE_VFORK); CLONE_PARENT makes the supervisor its parent.
+        let pid = libc::clone(
+            command_entry,
+            plan.command_stack as *mut libc::c_void,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PARENT,
+            std::ptr::from_ref(plan).cast_mut().cast(),
+        );
+        if pid < 0 {
+            fail(fd, step::CLONE, errno());
         }
-        report(fd, STEP_PID, pid as i32);
+        report(fd, STEP_PID, pid);
     }
     exit(0)
+}
+
+/// Entry point of the exec intermediate on its own stack (`arg` is the `ExecPlan`).
+///
+/// # Safety
+/// `arg` must point to an `ExecPlan` that outlives the child (the caller sleeps in
+/// `CLONE_VFORK` until the child exits).
+pub(crate) extern "C" fn intermediate_entry(arg: *mut libc::c_void) -> c_int {
+    // SAFETY: per the contract above; the plan is only read.
+    unsafe { exec_intermediate(&*arg.cast::<ExecPlan<'_>>()) }
+}
+
+/// Entry point of the command on its own stack (`arg` is the `ExecPlan`).
+extern "C" fn command_entry(arg: *mut libc::c_void) -> c_int {
+    // SAFETY: the intermediate passes its plan and sleeps (CLONE_VFORK) until this child has
+    // called execve or exited, so the plan outlives every read.
+    unsafe { exec_command(&*arg.cast::<ExecPlan<'_>>()) }
 }
 
 /// `clone` without a new stack: returns twice, like `fork`.
@@ -728,7 +807,7 @@ unsafe fn exec_command(plan: &ExecPlan<'_>) -> ! {
                 len: filter.len() as u16,
                 filter: filter.as_ptr().cast_mut(),
             };
-            let flags = if plan.seccomp_go.is_some() {
+            let flags = if plan.seccomp_sock.is_some() {
                 libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as usize
             } else {
                 0
@@ -747,15 +826,13 @@ unsafe fn exec_command(plan: &ExecPlan<'_>) -> ! {
                     ],
                 ),
             );
-            if let Some(go) = plan.seccomp_go {
-                // Hand the listener to the supervisor (it copies it with pidfd_getfd) and wait
-                // until it has: a listener closed at execve would turn refusals into ENOSYS.
-                report(fd, STEP_LISTENER, listener as i32);
-                let mut byte = 0u8;
-                let _ = sys(
-                    libc::SYS_read,
-                    [go as usize, (&raw mut byte) as usize, 1, 0, 0],
-                );
+            if let Some(sock) = plan.seccomp_sock {
+                // Hand the listener to the supervisor. Once sent, the descriptor in flight
+                // keeps it open past our execve (a listener closed with nobody holding it
+                // would turn refusals into ENOSYS); failing to send is fatal.
+                if let Err(e) = send_fd(sock, listener as RawFd) {
+                    fail(fd, step::SECCOMP, e);
+                }
             }
         }
         // Every descriptor above 2 closes at execve (the report pipe stays usable until then).
