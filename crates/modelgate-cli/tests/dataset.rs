@@ -267,8 +267,37 @@ fn csv_rows_are_read_with_quoted_newlines() {
 }
 
 #[test]
-fn parquet_without_support_is_an_error_not_a_pass() {
+fn parquet_is_scanned_and_a_broken_parquet_file_is_an_error_not_a_pass() {
+    // Written by pyarrow: crates/modelgate-dataset/tests/fixtures/parquet/generate.py.
+    let pq = repo_root().join("crates/modelgate-dataset/tests/fixtures/parquet");
     let dir = tempfile::tempdir().unwrap();
+    fs::copy(
+        pq.join("rows-zstd.parquet"),
+        dir.path().join("rows.parquet"),
+    )
+    .unwrap();
+    let (status, json) = scan_json(dir.path(), &["rows.parquet"]);
+    assert_eq!(status, 1, "{json:#}");
+    assert_eq!(json["files"][0]["format"], "parquet");
+    assert_eq!(json["files"][0]["rows"], 5);
+    let zw = findings(&json)
+        .iter()
+        .find(|f| f["kind"] == "invisible-character")
+        .expect("the hidden zero-width space of row 4");
+    assert_eq!(
+        (&zw["line"], &zw["field"], &zw["column"]),
+        (&4.into(), &"instruction".into(), &4.into())
+    );
+
+    fs::copy(pq.join("truncated.parquet"), dir.path().join("t.parquet")).unwrap();
+    let (status, json) = scan_json(dir.path(), &["t.parquet"]);
+    assert_eq!(status, 2);
+    let message = json["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("t.parquet") && message.contains("Parquet"),
+        "{json:#}"
+    );
+
     fs::write(
         dir.path().join("d.parquet"),
         b"PAR1\x15\x04 not really parquet PAR1",

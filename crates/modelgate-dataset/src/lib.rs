@@ -1,7 +1,7 @@
 //! Dataset trust for modelgate: safe streaming loaders, a registry of vetted datasets pinned by
 //! SHA-256, and detectors for data poisoning.
 //!
-//! - [`load`]: JSONL, CSV and TSV (and Parquet with the `parquet` feature) read in bounded
+//! - [`load`]: JSONL, CSV, TSV and Parquet (the default `parquet` feature) read in bounded
 //!   batches with limits on file size, row length, nesting depth, field and row counts. No code
 //!   from a dataset ever runs: no pickle, no loader scripts. A malformed row names
 //!   `file:line:column`.

@@ -27,6 +27,14 @@ pub struct DatasetLimits {
     pub max_findings_per_kind: usize,
     /// Most line numbers listed in one cluster or trigger finding.
     pub max_lines_per_finding: usize,
+    /// Largest Parquet footer (file metadata), in bytes.
+    pub max_parquet_metadata_bytes: u64,
+    /// Largest decompressed Parquet page, in bytes (checked in every page header, and by a
+    /// bounded decompression of gzip and zstd pages, before the page is decoded).
+    pub max_parquet_page_bytes: u64,
+    /// Most decoded page bytes held at once while a Parquet row group is read: the sum over
+    /// its columns of the largest data page plus the dictionary page.
+    pub max_parquet_row_group_bytes: u64,
 }
 
 impl Default for DatasetLimits {
@@ -40,6 +48,9 @@ impl Default for DatasetLimits {
             max_ngrams: 4_000_000,
             max_findings_per_kind: 10_000,
             max_lines_per_finding: 10_000,
+            max_parquet_metadata_bytes: 64 * 1024 * 1024,
+            max_parquet_page_bytes: 256 * 1024 * 1024,
+            max_parquet_row_group_bytes: 1024 * 1024 * 1024,
         }
     }
 }

@@ -5,6 +5,8 @@
 
 mod csv;
 mod json;
+#[cfg(feature = "parquet")]
+mod parquet;
 mod records;
 pub(crate) mod split;
 
@@ -97,8 +99,11 @@ pub enum Encoding {
     Json,
     /// A quoted CSV field starting at its opening quote.
     CsvQuoted,
-    /// Verbatim text (CSV unquoted fields, JSON numbers and booleans, Parquet values).
+    /// Verbatim text (CSV unquoted fields, JSON numbers and booleans).
     Plain,
+    /// A value with no raw text the user can see (Parquet): columns count code points within
+    /// the value.
+    Value,
 }
 
 /// One leaf value of a row.
@@ -149,6 +154,13 @@ impl Row<'_> {
             Encoding::Json => json::raw_offset(self.raw, f.raw_start, idx),
             Encoding::CsvQuoted => csv::raw_offset_quoted(self.raw, f.raw_start, idx),
             Encoding::Plain => f.raw_start + idx,
+            Encoding::Value => {
+                let mut p = idx.min(f.value.len());
+                while p > 0 && !f.value.is_char_boundary(p) {
+                    p -= 1;
+                }
+                return (self.line, f.value[..p].chars().count() as u64 + 1);
+            }
         };
         let (line_off, column) = csv::line_column(self.raw, raw_pos);
         (self.line + line_off, column)
@@ -174,7 +186,7 @@ impl<R: Read> Read for HashingReader<R> {
 pub struct DatasetReader {
     path: PathBuf,
     format: DatasetFormat,
-    splitter: split::Splitter<HashingReader<File>>,
+    source: Source,
     header: Option<Vec<String>>,
     limits: DatasetLimits,
     rows: u64,
@@ -185,6 +197,15 @@ pub struct DatasetReader {
     rec_pos: usize,
     /// The error that ended the records API early.
     fatal: Option<LoadError>,
+}
+
+/// Where rows come from.
+enum Source {
+    /// JSONL, CSV, TSV: records split from the byte stream.
+    Text(split::Splitter<HashingReader<File>>),
+    /// Parquet: rows decoded and rendered as one JSON object each.
+    #[cfg(feature = "parquet")]
+    Parquet(Box<parquet::ParquetSource>),
 }
 
 /// Size of the chunks read from disk; one batch of rows is parsed per chunk.
@@ -215,24 +236,24 @@ impl DatasetReader {
             DatasetFormat::detect(path, &head[..n]).ok_or_else(|| LoadError::UnknownFormat {
                 path: path.to_owned(),
             })?;
-        if format == DatasetFormat::Parquet {
-            return Err(LoadError::ParquetUnsupported {
-                path: path.to_owned(),
-            });
-        }
-        let file = File::open(path).map_err(io)?;
-        let csv = matches!(format, DatasetFormat::Csv | DatasetFormat::Tsv);
-        Ok(DatasetReader {
-            path: path.to_owned(),
-            format,
-            splitter: split::Splitter::new(
+        let source = if format == DatasetFormat::Parquet {
+            Self::open_parquet(path, limits)?
+        } else {
+            let file = File::open(path).map_err(io)?;
+            let csv = matches!(format, DatasetFormat::Csv | DatasetFormat::Tsv);
+            Source::Text(split::Splitter::new(
                 HashingReader {
                     inner: file,
                     hasher: Sha256::new(),
                 },
                 csv,
                 limits.max_line_bytes,
-            ),
+            ))
+        };
+        Ok(DatasetReader {
+            path: path.to_owned(),
+            format,
+            source,
             header: None,
             limits: limits.clone(),
             rows: 0,
@@ -241,6 +262,23 @@ impl DatasetReader {
             rec_batch: Batch::default(),
             rec_pos: 0,
             fatal: None,
+        })
+    }
+
+    #[cfg(feature = "parquet")]
+    fn open_parquet(path: &Path, limits: &DatasetLimits) -> Result<Source, LoadError> {
+        parquet::ParquetSource::open(path, limits)
+            .map(|p| Source::Parquet(Box::new(p)))
+            .map_err(|message| LoadError::Parquet {
+                path: path.to_owned(),
+                message,
+            })
+    }
+
+    #[cfg(not(feature = "parquet"))]
+    fn open_parquet(path: &Path, _limits: &DatasetLimits) -> Result<Source, LoadError> {
+        Err(LoadError::ParquetUnsupported {
+            path: path.to_owned(),
         })
     }
 
@@ -256,7 +294,11 @@ impl DatasetReader {
 
     /// Bytes read so far.
     pub fn bytes_read(&self) -> u64 {
-        self.splitter.bytes_read
+        match &self.source {
+            Source::Text(s) => s.bytes_read,
+            #[cfg(feature = "parquet")]
+            Source::Parquet(p) => p.size(),
+        }
     }
 
     /// The CSV header, once read.
@@ -266,7 +308,11 @@ impl DatasetReader {
 
     /// The SHA-256 of everything read so far (of the whole file once the reader is exhausted).
     pub fn sha256(&self) -> [u8; 32] {
-        self.splitter.reader().hasher.clone().finalize().into()
+        match &self.source {
+            Source::Text(s) => s.reader().hasher.clone().finalize().into(),
+            #[cfg(feature = "parquet")]
+            Source::Parquet(p) => p.sha256(),
+        }
     }
 
     /// Reads the next batch of raw records. Returns `false` at the end of the file.
@@ -274,13 +320,20 @@ impl DatasetReader {
         if self.done {
             return Ok(false);
         }
-        let more = self
-            .splitter
-            .next_batch(batch, CHUNK)
-            .map_err(|source| LoadError::Io {
+        let more = match &mut self.source {
+            Source::Text(s) => s.next_batch(batch, CHUNK).map_err(|source| LoadError::Io {
                 path: self.path.clone(),
                 source,
-            })?;
+            })?,
+            #[cfg(feature = "parquet")]
+            Source::Parquet(p) => {
+                p.next_batch(batch, CHUNK)
+                    .map_err(|message| LoadError::Parquet {
+                        path: self.path.clone(),
+                        message,
+                    })?
+            }
+        };
         if !more {
             self.done = true;
             return Ok(false);
@@ -417,16 +470,22 @@ impl DatasetReader {
                     DatasetFormat::Jsonl => {
                         json::parse_row(text, line, self.limits.max_depth, self.limits.max_fields)
                     }
+                    // Parquet rows arrive as JSON objects rendered by the reader; positions in
+                    // that rendering mean nothing to the user, so columns count within the value.
+                    DatasetFormat::Parquet => {
+                        json::parse_row(text, line, self.limits.max_depth, self.limits.max_fields)
+                            .map(|mut row| {
+                                for f in &mut row.fields {
+                                    f.encoding = Encoding::Value;
+                                }
+                                row
+                            })
+                            .map_err(|e| RowError { column: 1, ..e })
+                    }
                     DatasetFormat::Csv | DatasetFormat::Tsv => {
                         let header = self.header.as_deref().unwrap_or(&[]);
                         csv::parse_row(text, line, self.delimiter(), header, self.limits.max_fields)
                     }
-                    DatasetFormat::Parquet => Err(RowError {
-                        line,
-                        column: 1,
-                        limit: false,
-                        message: "Parquet rows are not read through this path".to_owned(),
-                    }),
                 })
             }
         }

@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -13,7 +14,7 @@ use rayon::prelude::*;
 use crate::detect::dedup::{self, Signature};
 use crate::detect::trigger::{self, NO_CLASS, NgramTable};
 use crate::detect::{inject, unicode};
-use crate::load::{Batch, DatasetReader, Row};
+use crate::load::{Batch, DatasetReader, RawItem, Row};
 use crate::report::{DatasetError, DatasetFileEntry, DatasetFinding, DatasetReport, DetectorStats};
 use crate::text::{
     self, FastMap, FastSet, for_each_token, hash_bytes, ngram_hash, sequence_hash, truncate_chars,
@@ -126,8 +127,14 @@ struct RowInfo {
     sig: Option<Signature>,
     /// Second pass: the row's own (non-template) input tokens.
     own: Vec<u64>,
+    /// Whether the input had any token (`tokens` itself is dropped before the row is merged).
+    has_tokens: bool,
     /// Second pass: candidate hits (candidate index, n-gram text, field).
     hits: Vec<(u32, String, String)>,
+    /// First pass, rows with a target: the distinct 1- to 3-gram hashes of the input.
+    ngrams: Vec<u64>,
+    /// Second pass, rows with a target: the distinct input tokens, sorted.
+    uniq: Vec<u64>,
 }
 
 fn selected(opts: &ScanOptions, name: &str, top: &str) -> bool {
@@ -177,15 +184,24 @@ fn analyze(
     cands: Option<(&FastMap<u64, u32>, &[AtomicBool])>,
     templates: Option<&FastSet<u64>>,
 ) -> RowInfo {
+    // Per-thread buffers reused from row to row: the token stream is dropped before the row is
+    // merged, so it need not be a fresh allocation per row.
+    let (mut tokens, mut toks, mut buf) = SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        (
+            std::mem::take(&mut s.0),
+            std::mem::take(&mut s.1),
+            std::mem::take(&mut s.2),
+        )
+    });
+    tokens.clear();
     let mut info = RowInfo {
         line: row.line,
-        // About one token per six bytes of text: one allocation instead of a series of regrowths.
-        tokens: Vec::with_capacity(row.raw.len() / 6 + 4),
+        tokens,
         bounds: Vec::with_capacity(row.fields.len()),
         ..RowInfo::default()
     };
     let target = target_index(row, opts);
-    let mut buf = String::with_capacity(64);
     let mut uhits = Vec::new();
     let mut ihits = Vec::new();
     for (fi, f) in row.fields.iter().enumerate() {
@@ -250,7 +266,7 @@ fn analyze(
             }
         }
         if is_target {
-            let mut toks = Vec::with_capacity(f.value.len() / 5 + 1);
+            toks.clear();
             text::token_hashes(&f.value, &mut buf, &mut toks);
             let trimmed = f.value.trim();
             let hash = if toks.is_empty() {
@@ -286,6 +302,26 @@ fn analyze(
     } else {
         sequence_hash(&info.tokens)
     };
+    // The per-row preparation of the dataset-level counts is done here, in parallel; the
+    // serial merge only updates the tables.
+    if info.target.is_some() && !info.tokens.is_empty() {
+        if full {
+            let t = &info.tokens;
+            let mut ngrams = Vec::with_capacity(3 * t.len());
+            ngrams.extend_from_slice(t);
+            for n in 2..=3usize {
+                ngrams.extend(t.windows(n).map(ngram_hash));
+            }
+            ngrams.sort_unstable();
+            ngrams.dedup();
+            info.ngrams = ngrams;
+        } else {
+            let mut uniq = info.tokens.clone();
+            uniq.sort_unstable();
+            uniq.dedup();
+            info.uniq = uniq;
+        }
+    }
     if let Some(templates) = templates {
         // Near duplicates are judged on the row's own text: a field whose exact value repeats
         // across many rows (a task template such as "Classify the sentiment…") would otherwise
@@ -309,7 +345,6 @@ fn analyze(
     }
     if let Some((cands, named)) = cands {
         let mut seen: Vec<u32> = Vec::new();
-        let mut words: Option<Vec<String>> = None;
         for n in 1..=3usize {
             for (pos, w) in info.tokens.windows(n).enumerate() {
                 if let Some(&c) = cands.get(&ngram_hash(w))
@@ -333,29 +368,49 @@ fn analyze(
                         .and_then(|(fi, _, _)| row.fields.get(*fi))
                         .map(|f| f.name.to_string())
                         .unwrap_or_default();
-                    let words = words.get_or_insert_with(|| row_words(row, &info.bounds));
-                    let text = words
-                        .get(pos..pos + n)
-                        .map(|w| w.join(" "))
-                        .unwrap_or_default();
+                    let text = ngram_words(row, &info.bounds, pos, n);
                     info.hits.push((c, text, field));
                 }
             }
         }
     }
+    info.has_tokens = !info.tokens.is_empty();
+    tokens = std::mem::take(&mut info.tokens);
+    SCRATCH.with(|s| *s.borrow_mut() = (tokens, toks, buf));
     info
 }
 
-/// The words of the row's input token stream (the same order as `RowInfo::tokens`).
-fn row_words(row: &Row<'_>, bounds: &[(usize, usize, u64)]) -> Vec<String> {
-    let mut words: Vec<String> = Vec::new();
+thread_local! {
+    /// [`analyze`]'s reusable buffers: input tokens, target tokens, word buffer.
+    static SCRATCH: std::cell::RefCell<(Vec<u64>, Vec<u64>, String)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new(), String::new())) };
+}
+
+/// Words `pos..pos + n` of the row's input token stream (the order of `RowInfo::tokens`),
+/// joined by spaces: only the field holding them is tokenised again.
+fn ngram_words(row: &Row<'_>, bounds: &[(usize, usize, u64)], pos: usize, n: usize) -> String {
+    let mut out = String::new();
     let mut buf = String::new();
-    for (fi, _, _) in bounds {
-        if let Some(f) = row.fields.get(*fi) {
-            for_each_token(&f.value, &mut buf, |t| words.push(t.to_owned()));
+    for (i, &(fi, start, _)) in bounds.iter().enumerate() {
+        let end = bounds.get(i + 1).map_or(usize::MAX, |b| b.1);
+        if end <= pos || start >= pos + n {
+            continue;
         }
+        let Some(f) = row.fields.get(fi) else {
+            continue;
+        };
+        let mut k = start;
+        for_each_token(&f.value, &mut buf, |t| {
+            if (pos..pos + n).contains(&k) {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(t);
+            }
+            k += 1;
+        });
     }
-    words
+    out
 }
 
 fn row_error_finding(path: &str, e: &RowError) -> DatasetFinding {
@@ -393,13 +448,18 @@ struct RowRec {
     sig: Option<Signature>,
 }
 
+/// A sampled row's token hashes, shared by the candidates that sample it.
+type Words = Arc<Vec<u64>>;
+
 struct Candidate {
     hash: u64,
     class: u32,
     k: u32,
     j: u32,
     lines: Vec<u64>,
-    samples: Vec<(u32, Vec<u64>, Vec<u64>)>,
+    /// Sampled rows: (class, sorted distinct input tokens, own tokens), shared between the
+    /// candidates that sample the same row.
+    samples: Vec<(u32, Words, Words)>,
     text: String,
     field: String,
 }
@@ -429,10 +489,6 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
     let display_path = path.display().to_string();
     let p = display_path.as_str();
     let mut reader = DatasetReader::open(path, &opts.limits)?;
-    let mut batch = Batch::default();
-    let mut findings: Vec<DatasetFinding> = Vec::new();
-    let mut per_kind: HashMap<RuleId, usize> = HashMap::new();
-    let mut dropped = 0u64;
     let mut rows: Vec<RowRec> = Vec::new();
     let mut classes: FastMap<u64, u32> = FastMap::default();
     let mut class_info: Vec<ClassInfo> = Vec::new();
@@ -441,101 +497,92 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
     let mut target_fields: FastMap<u64, (String, u64)> = FastMap::default();
     let mut malformed = 0u64;
     let mut unique_with_target = 0u64;
-    let mut ngrams: Vec<u64> = Vec::new();
     let mut field_counts: FastMap<u64, u32> = FastMap::default();
-    let mut push = |f: DatasetFinding, findings: &mut Vec<DatasetFinding>, dropped: &mut u64| {
-        let n = per_kind.entry(f.rule).or_insert(0);
-        *n += 1;
-        if *n > opts.limits.max_findings_per_kind {
-            *dropped += 1;
-        } else {
-            findings.push(f);
-        }
+    let mut sink = Sink {
+        findings: Vec::new(),
+        per_kind: HashMap::new(),
+        dropped: 0,
+        limit: opts.limits.max_findings_per_kind,
     };
 
-    // Pass 1.
-    while reader.next_batch(&mut batch)? {
-        let infos: Vec<Option<RowInfo>> = batch
-            .items
-            .par_iter()
-            .map(|item| {
-                reader.parse(&batch, item).map(|parsed| match parsed {
-                    Ok(row) => analyze(p, &row, opts, true, None, None),
-                    Err(e) => RowInfo {
-                        line: e.line,
-                        malformed: true,
-                        findings: vec![row_error_finding(p, &e)],
-                        ..RowInfo::default()
-                    },
-                })
-            })
-            .collect();
-        for info in infos.into_iter().flatten() {
-            for f in info.findings {
-                push(f, &mut findings, &mut dropped);
-            }
-            if info.malformed {
-                malformed += 1;
-                continue;
-            }
-            let class = match &info.target {
-                Some(t) => {
-                    target_fields
-                        .entry(hash_bytes(t.field.as_bytes()))
-                        .or_insert_with(|| (t.field.clone(), 0))
-                        .1 += 1;
-                    let next = u32::try_from(class_info.len()).unwrap_or(NO_CLASS - 1);
-                    let id = *classes.entry(t.hash).or_insert(next);
-                    if id == next {
-                        class_info.push(ClassInfo {
-                            count: 0,
-                            unique: 0,
-                            ntokens: t.ntokens,
-                            display: String::new(),
-                            field: t.field.clone(),
-                        });
-                    }
-                    let ci = &mut class_info[id as usize];
-                    ci.count += 1;
-                    if ci.count == 2 {
-                        ci.display.clone_from(&t.display);
-                    }
-                    id
-                }
-                None => NO_CLASS,
-            };
-            for (_, _, fh) in &info.bounds {
-                if field_counts.len() < opts.limits.max_ngrams || field_counts.contains_key(fh) {
-                    *field_counts.entry(*fh).or_insert(0) += 1;
-                }
-            }
-            let unique = !info.tokens.is_empty() && seen_inputs.insert(info.input_hash);
-            if unique && class != NO_CLASS {
-                class_info[class as usize].unique += 1;
-                unique_with_target += 1;
-                ngrams.clear();
-                for n in 1..=3usize {
-                    ngrams.extend(info.tokens.windows(n).map(ngram_hash));
-                }
-                ngrams.sort_unstable();
-                ngrams.dedup();
-                for &h in &ngrams {
-                    table.add(h, class);
-                }
-                table.maybe_prune();
-            }
-            rows.push(RowRec {
-                line: info.line,
-                input_hash: if info.tokens.is_empty() {
-                    hash_bytes(&info.line.to_le_bytes())
-                } else {
-                    info.input_hash
+    // Pass 1: the row-local detectors and the per-row summaries, batches analysed in parallel
+    // while the previous batch's results are merged.
+    pipelined(
+        &mut reader,
+        |r, batch, item| {
+            r.parse(batch, item).map(|parsed| match parsed {
+                Ok(row) => analyze(p, &row, opts, true, None, None),
+                Err(e) => RowInfo {
+                    line: e.line,
+                    malformed: true,
+                    findings: vec![row_error_finding(p, &e)],
+                    ..RowInfo::default()
                 },
-                class,
-                sig: info.sig,
-            });
-        }
-    }
+            })
+        },
+        |infos| {
+            for info in infos.into_iter().flatten() {
+                for f in info.findings {
+                    sink.push(f);
+                }
+                if info.malformed {
+                    malformed += 1;
+                    continue;
+                }
+                let class = match &info.target {
+                    Some(t) => {
+                        target_fields
+                            .entry(hash_bytes(t.field.as_bytes()))
+                            .or_insert_with(|| (t.field.clone(), 0))
+                            .1 += 1;
+                        let next = u32::try_from(class_info.len()).unwrap_or(NO_CLASS - 1);
+                        let id = *classes.entry(t.hash).or_insert(next);
+                        if id == next {
+                            class_info.push(ClassInfo {
+                                count: 0,
+                                unique: 0,
+                                ntokens: t.ntokens,
+                                display: String::new(),
+                                field: t.field.clone(),
+                            });
+                        }
+                        let ci = &mut class_info[id as usize];
+                        ci.count += 1;
+                        if ci.count == 2 {
+                            ci.display.clone_from(&t.display);
+                        }
+                        id
+                    }
+                    None => NO_CLASS,
+                };
+                for (_, _, fh) in &info.bounds {
+                    if field_counts.len() < opts.limits.max_ngrams || field_counts.contains_key(fh)
+                    {
+                        *field_counts.entry(*fh).or_insert(0) += 1;
+                    }
+                }
+                let unique = info.has_tokens && seen_inputs.insert(info.input_hash);
+                if unique && class != NO_CLASS {
+                    class_info[class as usize].unique += 1;
+                    unique_with_target += 1;
+                    for &h in &info.ngrams {
+                        table.add(h, class);
+                    }
+                    table.maybe_prune();
+                }
+                rows.push(RowRec {
+                    line: info.line,
+                    input_hash: if info.has_tokens {
+                        info.input_hash
+                    } else {
+                        hash_bytes(&info.line.to_le_bytes())
+                    },
+                    class,
+                    sig: info.sig,
+                });
+            }
+        },
+    )?;
     let sha256 = to_hex(&reader.sha256());
     let size = reader.bytes_read();
     let format = reader.format();
@@ -641,69 +688,73 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
         let mut uni_class: FastMap<(u64, u32), u32> = FastMap::default();
         let mut seen2: FastSet<u64> = FastSet::default();
         let mut reader = DatasetReader::open(path, &opts.limits)?;
-        let mut uniq: Vec<u64> = Vec::new();
         let mut row_index = 0usize;
         let budget = opts.limits.max_ngrams;
-        while reader.next_batch(&mut batch)? {
-            let infos: Vec<Option<RowInfo>> = batch
-                .items
-                .par_iter()
-                .map(|item| match reader.parse(&batch, item) {
-                    Some(Ok(row)) => Some(analyze(
-                        p,
-                        &row,
-                        opts,
-                        false,
-                        Some((&cand_map, &named)),
-                        Some(&templates),
-                    )),
-                    _ => None,
-                })
-                .collect();
-            for info in infos.into_iter().flatten() {
-                if let Some(r) = rows.get_mut(row_index) {
-                    r.sig = info.sig;
-                }
-                row_index += 1;
-                let Some(t) = &info.target else { continue };
-                if info.tokens.is_empty() || !seen2.insert(info.input_hash) {
-                    continue;
-                }
-                let class = classes.get(&t.hash).copied().unwrap_or(NO_CLASS);
-                uniq.clear();
-                uniq.extend_from_slice(&info.tokens);
-                uniq.sort_unstable();
-                uniq.dedup();
-                for &tok in &uniq {
-                    if uni_df.len() < budget || uni_df.contains_key(&tok) {
-                        *uni_df.entry(tok).or_insert(0) += 1;
+        let cand_class: Vec<bool> = (0..class_info.len() as u32)
+            .map(|c| cand_classes.contains(&c))
+            .collect();
+        pipelined(
+            &mut reader,
+            |r, batch, item| match r.parse(batch, item) {
+                Some(Ok(row)) => Some(analyze(
+                    p,
+                    &row,
+                    opts,
+                    false,
+                    Some((&cand_map, &named)),
+                    Some(&templates),
+                )),
+                _ => None,
+            },
+            |infos| {
+                for info in infos.into_iter().flatten() {
+                    if let Some(r) = rows.get_mut(row_index) {
+                        r.sig = info.sig;
                     }
-                    if cand_classes.contains(&class)
-                        && (uni_class.len() < budget || uni_class.contains_key(&(tok, class)))
-                    {
-                        *uni_class.entry((tok, class)).or_insert(0) += 1;
+                    row_index += 1;
+                    let Some(target) = &info.target else { continue };
+                    if !info.has_tokens || !seen2.insert(info.input_hash) {
+                        continue;
                     }
-                }
-                for (ci, ngram, field) in info.hits {
-                    let c = &mut cands[ci as usize];
-                    c.k += 1;
-                    if c.samples.len() < SAMPLE_ROWS {
-                        c.samples.push((class, uniq.clone(), info.own.clone()));
-                    }
-                    if class == c.class {
-                        c.j += 1;
-                        if c.lines.len() < opts.limits.max_lines_per_finding {
-                            c.lines.push(info.line);
+                    let class = classes.get(&target.hash).copied().unwrap_or(NO_CLASS);
+                    let count_class = cand_class.get(class as usize).copied().unwrap_or(false);
+                    for &tok in &info.uniq {
+                        if uni_df.len() < budget || uni_df.contains_key(&tok) {
+                            *uni_df.entry(tok).or_insert(0) += 1;
                         }
-                        if c.text.is_empty() && !ngram.is_empty() {
-                            c.text = ngram;
-                            c.field = field;
-                            named[ci as usize].store(true, Ordering::Relaxed);
+                        if count_class
+                            && (uni_class.len() < budget || uni_class.contains_key(&(tok, class)))
+                        {
+                            *uni_class.entry((tok, class)).or_insert(0) += 1;
                         }
                     }
+                    // One shared copy of the row's words for all the candidates sampling it.
+                    let mut shared: Option<(Words, Words)> = None;
+                    let (uniq, own) = (info.uniq, info.own);
+                    for (ci, ngram, field) in info.hits {
+                        let c = &mut cands[ci as usize];
+                        c.k += 1;
+                        if c.samples.len() < SAMPLE_ROWS {
+                            let (u, o) = shared.get_or_insert_with(|| {
+                                (Arc::new(uniq.clone()), Arc::new(own.clone()))
+                            });
+                            c.samples.push((class, Arc::clone(u), Arc::clone(o)));
+                        }
+                        if class == c.class {
+                            c.j += 1;
+                            if c.lines.len() < opts.limits.max_lines_per_finding {
+                                c.lines.push(info.line);
+                            }
+                            if c.text.is_empty() && !ngram.is_empty() {
+                                c.text = ngram;
+                                c.field = field;
+                                named[ci as usize].store(true, Ordering::Relaxed);
+                            }
+                        }
+                    }
                 }
-            }
-        }
+            },
+        )?;
         let stop = text::stopword_hashes();
         let labels: Vec<u32> = {
             let mut l: Vec<u32> = (0..class_info.len() as u32)
@@ -729,7 +780,7 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
             min_support,
             opts,
         ) {
-            push(f, &mut findings, &mut dropped);
+            sink.push(f);
         }
     }
 
@@ -856,7 +907,7 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
                 );
                 f.lines = group[..group.len().min(opts.limits.max_lines_per_finding)].to_vec();
                 f.lines_total = Some(n as u64);
-                push(f, &mut findings, &mut dropped);
+                sink.push(f);
             }
         }
         if copies.len() >= flood {
@@ -875,7 +926,7 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
             );
             f.lines = copies[..copies.len().min(opts.limits.max_lines_per_finding)].to_vec();
             f.lines_total = Some(copies.len() as u64);
-            push(f, &mut findings, &mut dropped);
+            sink.push(f);
             continue;
         }
         for (reference, others) in &flip_groups {
@@ -904,7 +955,7 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
             );
             f.lines_total = Some(flip_lines.len() as u64);
             f.lines = flip_lines;
-            push(f, &mut findings, &mut dropped);
+            sink.push(f);
         }
         if !flip_groups.is_empty() {
             continue;
@@ -934,7 +985,7 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
         );
         f.lines = lines[..lines.len().min(opts.limits.max_lines_per_finding)].to_vec();
         f.lines_total = Some(members.len() as u64);
-        push(f, &mut findings, &mut dropped);
+        sink.push(f);
     }
 
     // Repeated outputs across unrelated inputs.
@@ -1007,7 +1058,7 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
             );
             f.lines = lines[..lines.len().min(opts.limits.max_lines_per_finding)].to_vec();
             f.lines_total = Some(idx.len() as u64);
-            push(f, &mut findings, &mut dropped);
+            sink.push(f);
         }
     }
 
@@ -1021,11 +1072,65 @@ pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, LoadError>
             malformed_rows: malformed,
             target_field,
             stats,
-            findings_dropped: dropped,
+            findings_dropped: sink.dropped,
             notes,
         },
-        findings,
+        findings: sink.findings,
     })
+}
+
+/// Findings of one file, capped per kind.
+struct Sink {
+    findings: Vec<DatasetFinding>,
+    per_kind: HashMap<RuleId, usize>,
+    dropped: u64,
+    limit: usize,
+}
+
+impl Sink {
+    fn push(&mut self, f: DatasetFinding) {
+        let n = self.per_kind.entry(f.rule).or_insert(0);
+        *n += 1;
+        if *n > self.limit {
+            self.dropped += 1;
+        } else {
+            self.findings.push(f);
+        }
+    }
+}
+
+/// Reads `reader` batch by batch; each batch's rows are analysed in parallel while the previous
+/// batch's results are merged (serially, in file order) on another core.
+fn pipelined(
+    reader: &mut DatasetReader,
+    analyze: impl Fn(&DatasetReader, &Batch, &RawItem) -> Option<RowInfo> + Sync,
+    mut merge: impl FnMut(Vec<Option<RowInfo>>) + Send,
+) -> Result<(), LoadError> {
+    let mut batch = Batch::default();
+    let mut pending: Option<Vec<Option<RowInfo>>> = None;
+    loop {
+        let more = reader.next_batch(&mut batch)?;
+        let r: &DatasetReader = reader;
+        let b = &batch;
+        let (infos, ()) = rayon::join(
+            || {
+                if more {
+                    b.items.par_iter().map(|item| analyze(r, b, item)).collect()
+                } else {
+                    Vec::new()
+                }
+            },
+            || {
+                if let Some(done) = pending.take() {
+                    merge(done);
+                }
+            },
+        );
+        if !more {
+            return Ok(());
+        }
+        pending = Some(infos);
+    }
 }
 
 struct NgramStatView {

@@ -204,7 +204,7 @@ pub(super) fn evaluate_triggers(
             .samples
             .iter()
             .filter(|(cls, _, _)| *cls == c.class)
-            .map(|(_, t, o)| (t, o))
+            .map(|(_, t, o)| (&**t, &**o))
             .collect();
         let offered = !target_tokens.is_empty()
             && y_samples
