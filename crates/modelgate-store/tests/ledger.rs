@@ -1,6 +1,14 @@
 //! The evidence ledger and the artifact registry through the public API, and tampering through
 //! raw SQL on the database file (what an attacker with write access to the store can do).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::many_single_char_names
+)]
+
 use std::path::Path;
 use std::sync::{Arc, Barrier};
 
