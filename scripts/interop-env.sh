@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Creates .venv-interop with the pinned Python packages that modelgate's interop tests run against
-# (model-signing, securesystemslib, sigstore-python; scripts/interop-requirements.txt). Idempotent:
-# does nothing when the venv already holds exactly these pins. Uses only PyPI.
+# (model-signing, securesystemslib, sigstore-python, cyclonedx-python-lib's JSON validator;
+# scripts/interop-requirements.txt). Idempotent: does nothing when the venv already holds exactly
+# these pins. Uses only PyPI.
 #
-# The tests in crates/modelgate-cli/tests/attest.rs look for .venv-interop/bin/python; they fail
-# when it is missing and CI is set, and skip loudly otherwise.
+# The tests in crates/modelgate-cli/tests/{attest,sbom}.rs look for .venv-interop/bin/python; they
+# fail when it is missing and CI is set, and skip loudly otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,5 +30,5 @@ rm -f "$stamp"
 "$python" -m venv --clear "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
     --requirement "$requirements"
-"$venv/bin/python" -c 'import model_signing, securesystemslib, sigstore, OpenSSL; print("==> model-signing", model_signing.__version__)'
+"$venv/bin/python" -c 'import model_signing, securesystemslib, sigstore, OpenSSL, cyclonedx.validation.json; print("==> model-signing", model_signing.__version__)'
 echo "$want" > "$stamp"

@@ -14,6 +14,8 @@
 //! - **Keys** ([`keys`]): ECDSA P-256, P-384 and Ed25519; PKCS#8 private and SPKI public PEM.
 //! - **Policies** ([`policy`]) as data: allowed keys, predicate types, unsigned files, minimum
 //!   hash algorithm; every failure names its [`Rule`].
+//! - **ML-BOMs** ([`cyclonedx`]): CycloneDX 1.6 JSON of a model directory, its files, model
+//!   card and verified evaluation metrics.
 //! - **Signers** ([`signer`]): a trait, so keyless Sigstore signing can be added when a network
 //!   is available; key signing today.
 //!
@@ -48,6 +50,7 @@
 
 pub mod algorithm;
 pub mod bundle;
+pub mod cyclonedx;
 pub mod dsse;
 mod error;
 pub mod hashing;
@@ -64,6 +67,9 @@ mod verify;
 
 pub use algorithm::HashAlgorithm;
 pub use bundle::{BUNDLE_MEDIA_TYPE, Bundle, SignedDocument};
+pub use cyclonedx::{
+    Bom, Evaluation, Metric, ModelBom, SbomError, SbomLimits, SbomOptions, build_model_bom,
+};
 pub use dsse::{Envelope, EnvelopeSignature, pae};
 pub use error::{AttestError, DocumentError, FormatError};
 pub use hashing::{

@@ -48,6 +48,11 @@ pub(crate) enum Command {
     /// Run evaluations with pinned data and sandboxed tools, and verify their signed logs.
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// Write a CycloneDX 1.6 ML-BOM of a model: root digest, files, model card, metrics.
+    #[command(disable_version_flag = true)]
+    Sbom(SbomArgs),
+    /// Re-hash a deployed model at an interval and alert (exit 1) when it no longer matches.
+    Watch(WatchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -468,6 +473,60 @@ pub(crate) struct AttestArgs {
     pub(crate) subjects: Vec<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+pub(crate) struct SbomArgs {
+    /// The model: a directory (or a single file).
+    #[arg(value_name = "PATH")]
+    pub(crate) path: PathBuf,
+    /// Where to write the BOM (JSON); `-` for standard output. Left out of the model's hashes
+    /// when it lies inside the model directory.
+    #[arg(long, short, value_name = "FILE")]
+    pub(crate) output: PathBuf,
+    /// The model's name (default: the directory's name).
+    #[arg(long, value_name = "N")]
+    pub(crate) name: Option<String>,
+    /// The model's version.
+    #[arg(long, value_name = "V")]
+    pub(crate) version: Option<String>,
+    /// An evaluation result to report (a JSON object: task, dataset, its SHA-256 and metrics;
+    /// see docs/sbom.md). TRUSTED INPUT: pass only results you verified. Repeatable.
+    #[arg(long = "evaluation", value_name = "FILE")]
+    pub(crate) evaluations: Vec<PathBuf>,
+    /// Leave PATH out of the model (relative to the current directory). Repeatable.
+    #[arg(long = "ignore-paths", alias = "ignore", value_name = "PATH")]
+    pub(crate) ignore_paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WatchArgs {
+    /// The deployed model: a directory or a single file.
+    #[arg(value_name = "PATH")]
+    pub(crate) path: PathBuf,
+    /// The root digest it must have, as `modelgate hash` prints it (`sha256:HEX` or HEX).
+    #[arg(long, value_name = "DIGEST")]
+    pub(crate) expect: String,
+    /// Seconds to wait after each check (fractions allowed).
+    #[arg(long, value_name = "S", default_value_t = 60.0, value_parser = parse_interval)]
+    pub(crate) interval: f64,
+    /// Check once and exit: 0 when it matches, 1 when it does not.
+    #[arg(long)]
+    pub(crate) once: bool,
+    /// Write Prometheus text-format metrics to FILE after every check (atomically).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) metrics_file: Option<PathBuf>,
+    /// Leave PATH out of the model (relative to the current directory), as given to `hash`.
+    /// Repeatable.
+    #[arg(long = "ignore-paths", alias = "ignore", value_name = "PATH")]
+    pub(crate) ignore_paths: Vec<PathBuf>,
+}
+
+fn parse_interval(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.01..=86_400.0).contains(&v) => Ok(v),
+        _ => Err("expected a number of seconds from 0.01 to 86400".into()),
+    }
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     modelgate_sandbox::policy::parse_duration(s)
 }
@@ -535,6 +594,10 @@ pub(crate) struct EvalRunArgs {
     /// API base URL (OpenAI-compatible servers: vLLM, llama.cpp, Ollama …).
     #[arg(long, value_name = "URL")]
     pub(crate) base_url: Option<String>,
+    /// The model artifact being evaluated (file or directory): hashed by the runner and its
+    /// manifest root digest recorded in the log and the signed provenance.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) model_artifact: Option<PathBuf>,
     /// Most model calls in flight.
     #[arg(long, value_name = "N")]
     pub(crate) max_connections: Option<usize>,

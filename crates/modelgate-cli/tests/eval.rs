@@ -427,3 +427,189 @@ fn rusqlite_free_bump(db: &Path) -> bool {
         .status()
         .is_ok_and(|s| s.success())
 }
+
+// ---- against a local OpenAI-compatible server (loopback only) -------------------------------
+
+use modelgate_eval::stub_server::{Fault, FaultRule, StubConfig, StubServer, When};
+
+/// A stub server on its own runtime, alive as long as the returned runtime is.
+fn stub(config: StubConfig) -> (tokio::runtime::Runtime, StubServer) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt.block_on(StubServer::start(config)).unwrap();
+    (rt, server)
+}
+
+/// A pinned arithmetic dataset of `n` items in `dir`; returns (file name, sha256).
+fn pinned_dataset(dir: &Path, n: usize) -> (String, String) {
+    let mut text = String::new();
+    for i in 0..n {
+        text.push_str(&format!(
+            "{{\"id\":\"q{i}\",\"input\":\"What is {i} * 2?\",\"target\":\"{}\"}}\n",
+            i * 2
+        ));
+    }
+    fs::write(dir.join("d.jsonl"), &text).unwrap();
+    let out = modelgate(&["hash", "d.jsonl"], dir);
+    let sha = stdout(&out)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    ("d.jsonl".to_owned(), sha)
+}
+
+fn run_against(dir: &Path, url: &str, sha: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "eval",
+        "run",
+        "--dataset",
+        "d.jsonl",
+        "--dataset-sha256",
+        sha,
+        "--model",
+        "openai/stub",
+        "--base-url",
+        url,
+        "--store",
+        "s",
+        "--results-json",
+        "r.json",
+    ];
+    args.extend_from_slice(extra);
+    modelgate(&args, dir)
+}
+
+#[test]
+fn openai_server_run_scores_every_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_rt, server) = stub(StubConfig::default());
+    let (_, sha) = pinned_dataset(dir.path(), 50);
+    let out = run_against(dir.path(), &server.base_url(), &sha, &["--max-connections", "8"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let r = read_json(&dir.path().join("r.json"));
+    assert_eq!((r["total"].as_u64(), r["completed"].as_u64()), (Some(50), Some(50)));
+    assert_eq!(r["accuracy"].as_f64(), Some(1.0));
+    assert_eq!(server.request_count(), 50);
+    assert!(server.max_in_flight() <= 8);
+}
+
+#[test]
+fn a_mismatched_pin_makes_no_model_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_rt, server) = stub(StubConfig::default());
+    pinned_dataset(dir.path(), 5);
+    let out = run_against(dir.path(), &server.base_url(), &"0".repeat(64), &[]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("digest mismatch"));
+    assert_eq!(server.request_count(), 0);
+}
+
+#[test]
+fn retries_under_injected_429_and_500_are_recorded_and_the_run_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_rt, server) = stub(StubConfig {
+        faults: vec![
+            FaultRule {
+                when: When::FirstN(3),
+                fault: Fault::Status {
+                    status: 429,
+                    retry_after: Some("0".into()),
+                },
+            },
+            FaultRule {
+                when: When::EveryKth(7),
+                fault: Fault::Status {
+                    status: 500,
+                    retry_after: None,
+                },
+            },
+        ],
+        ..StubConfig::default()
+    });
+    let (_, sha) = pinned_dataset(dir.path(), 30);
+    let out = run_against(
+        dir.path(),
+        &server.base_url(),
+        &sha,
+        &["--max-connections", "1", "--max-retries", "5"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let r = read_json(&dir.path().join("r.json"));
+    assert_eq!(r["completed"], 30);
+    assert_eq!(r["accuracy"].as_f64(), Some(1.0));
+    let log = read_json(Path::new(r["log"].as_str().unwrap()));
+    let retries = log["summary"]["retries"].as_u64().unwrap();
+    // Every request beyond one per sample was a failed attempt that was retried.
+    assert_eq!(retries, server.request_count() - 30);
+    assert!(retries >= 3, "{retries}");
+}
+
+#[test]
+fn garbage_and_hanging_answers_are_bounded_recorded_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_rt, server) = stub(StubConfig {
+        faults: vec![
+            FaultRule {
+                when: When::EveryKth(5),
+                fault: Fault::Garbage,
+            },
+            FaultRule {
+                when: When::EveryKth(7),
+                fault: Fault::Hang,
+            },
+        ],
+        ..StubConfig::default()
+    });
+    let (_, sha) = pinned_dataset(dir.path(), 20);
+    let out = run_against(
+        dir.path(),
+        &server.base_url(),
+        &sha,
+        &["--max-connections", "1", "--max-retries", "0", "--request-timeout", "0.5"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let r = read_json(&dir.path().join("r.json"));
+    assert_eq!(r["total"], 20);
+    let errors = r["errors"].as_u64().unwrap();
+    assert!(errors >= 4, "{r}");
+    assert_eq!(r["completed"].as_u64().unwrap() + errors, 20);
+    let log = read_json(Path::new(r["log"].as_str().unwrap()));
+    let kinds: Vec<String> = log["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["record"]["error"]["message"].as_str().map(str::to_owned))
+        .collect();
+    assert!(kinds.iter().any(|m| m.contains("malformed")), "{kinds:?}");
+    assert!(kinds.iter().any(|m| m.contains("within")), "{kinds:?}");
+    // on_failure abort: the first failure stops the run with exit 2.
+    let out = run_against(
+        dir.path(),
+        &server.base_url(),
+        &sha,
+        &["--max-retries", "0", "--request-timeout", "0.5", "--on-failure", "abort"],
+    );
+    assert_eq!(code(&out), 2, "{}", stdout(&out));
+}
+
+#[test]
+fn a_server_that_is_down_fails_the_run_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, sha) = pinned_dataset(dir.path(), 3);
+    // A port nothing listens on: bind, read the port, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/v1");
+    let out = run_against(dir.path(), &url, &sha, &["--max-retries", "1"]);
+    assert_eq!(code(&out), 2, "{}", stdout(&out));
+    let r = read_json(&dir.path().join("r.json"));
+    assert_eq!(r["status"], "error");
+    assert_eq!(r["completed"], 0);
+}

@@ -20,6 +20,7 @@ pub mod sample;
 pub mod scorer;
 pub mod solver;
 pub mod spec;
+pub mod stub_server;
 pub mod summary;
 pub mod verify;
 

@@ -72,6 +72,8 @@ pub struct JudgeInfo {
     pub model: String,
     /// SHA-256 (hex) of the prompt file whose signature was verified.
     pub prompt_sha256: String,
+    /// Hint of the key whose signature over the prompt verified.
+    pub key_hint: String,
 }
 
 /// The sample chain's endpoints.
@@ -99,6 +101,10 @@ pub struct RunInfo {
     pub task: String,
     /// `PROVIDER/NAME`.
     pub model: String,
+    /// Manifest root digest (`sha256:HEX`) of the model artifact evaluated, when the run was
+    /// given one (`--model-artifact`); computed by the runner, never taken from input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_digest: Option<String>,
     /// Provider base URL, when one was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,

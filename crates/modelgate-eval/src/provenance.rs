@@ -33,11 +33,22 @@ pub fn signature_path(log: &Path) -> PathBuf {
 
 /// The SLSA provenance of a run.
 pub fn provenance(run: &RunInfo) -> Provenance {
-    let mut deps = vec![ResourceDescriptor {
+    let mut deps = Vec::new();
+    if let Some(d) = &run.model_digest {
+        deps.push(ResourceDescriptor {
+            name: Some(format!("model:{}", run.model)),
+            digest: BTreeMap::from([(
+                "sha256".to_owned(),
+                d.trim_start_matches("sha256:").to_owned(),
+            )]),
+            ..ResourceDescriptor::default()
+        });
+    }
+    deps.push(ResourceDescriptor {
         name: Some(format!("dataset:{}", run.dataset.path)),
         digest: BTreeMap::from([("sha256".to_owned(), run.dataset.sha256.clone())]),
         ..ResourceDescriptor::default()
-    }];
+    });
     for j in &run.judges {
         deps.push(ResourceDescriptor {
             name: Some(format!("judge-prompt:{}", j.model)),
@@ -51,6 +62,7 @@ pub fn provenance(run: &RunInfo) -> Provenance {
             external_parameters: json!({
                 "task": run.task,
                 "model": run.model,
+                "model_digest": run.model_digest,
                 "base_url": run.base_url,
                 "dataset": {
                     "sha256": run.dataset.sha256,

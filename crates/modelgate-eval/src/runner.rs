@@ -213,6 +213,14 @@ pub fn run(request: &RunRequest, observer: Arc<dyn Observer>) -> Result<RunOutco
     } else {
         (None, None)
     };
+    let model_digest = match &spec.model_artifact {
+        Some(path) => {
+            let manifest = modelgate_attest::hash_model(path, &modelgate_attest::HashOptions::default())
+                .map_err(|e| RunError::Setup(format!("model artifact: {e}")))?;
+            Some(format!("sha256:{}", modelgate_core::to_hex(&manifest.root_digest())))
+        }
+        None => None,
+    };
     let model = spec.model.clone().unwrap_or_default();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -233,10 +241,11 @@ pub fn run(request: &RunRequest, observer: Arc<dyn Observer>) -> Result<RunOutco
                 ..options.clone()
             };
             let built = scorer::build(s, &|m| provider::resolve(m, &judge_options))?;
-            if let ScorerSpec::ModelGraded(j) = s {
+            if let Some(j) = built.judge() {
                 judges.push(JudgeInfo {
                     model: j.model.clone(),
-                    prompt_sha256: built.judge_prompt_sha256().unwrap_or_default(),
+                    prompt_sha256: j.prompt_sha256.clone(),
+                    key_hint: j.key_hint.clone(),
                 });
             }
             scorers.push(built);
@@ -361,6 +370,7 @@ pub fn run(request: &RunRequest, observer: Arc<dyn Observer>) -> Result<RunOutco
         error: error.clone(),
         task: spec.task.clone().unwrap_or_default(),
         model,
+        model_digest,
         base_url: spec.base_url.clone(),
         spec: serde_json::from_str(&spec_json).unwrap_or_default(),
         spec_sha256,
@@ -630,7 +640,7 @@ fn solve_error(e: &SolveError) -> SampleError {
     let kind = match e {
         SolveError::Provider(_) => "provider",
         SolveError::Sandbox(_) => "sandbox",
-        SolveError::Invalid(_) => "solver",
+        SolveError::Invalid(_) | SolveError::Flag(_) => "solver",
     };
     SampleError {
         kind: kind.into(),

@@ -140,6 +140,11 @@ pub struct Spec {
     /// API base URL for the provider.
     #[serde(default)]
     pub base_url: Option<String>,
+    /// The model artifact (file or directory) being evaluated: the runner hashes it (OpenSSF
+    /// model-signing manifest, SHA-256) and records the root digest in the log and the signed
+    /// provenance, so a promotion gate can tie the results to exactly that artifact.
+    #[serde(default)]
+    pub model_artifact: Option<PathBuf>,
     /// Solver steps, in order (default: one `generate`).
     #[serde(default)]
     pub solver: Vec<SolverStep>,
@@ -247,6 +252,7 @@ impl Spec {
         fix(&mut self.dataset.path);
         fix(&mut self.dataset.registry);
         fix(&mut self.sandbox.policy);
+        fix(&mut self.model_artifact);
         for s in &mut self.scorers {
             if let ScorerSpec::ModelGraded(j) = s {
                 for p in [&mut j.prompt, &mut j.signature, &mut j.key] {
@@ -278,6 +284,7 @@ impl Spec {
         take!(dataset.id_field);
         take!(model);
         take!(base_url);
+        take!(model_artifact);
         take!(limits.max_items);
         take!(limits.max_messages);
         take!(limits.sample_timeout_s);

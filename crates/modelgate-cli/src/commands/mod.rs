@@ -8,9 +8,11 @@ mod key;
 mod pickle;
 mod rules;
 mod sandbox;
+mod sbom;
 mod scan;
 mod sign;
 mod verify;
+mod watch;
 
 use crate::Outcome;
 use crate::cli::{Cli, Command};
@@ -28,5 +30,7 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Dataset(cmd) => dataset::run(&cmd),
         Command::Sandbox(cmd) => sandbox::run(&cmd),
         Command::Eval(cmd) => eval::run(cmd),
+        Command::Sbom(args) => sbom::run(&args),
+        Command::Watch(args) => watch::run(&args),
     }
 }

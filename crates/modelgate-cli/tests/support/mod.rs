@@ -18,6 +18,20 @@ pub fn modelgate(args: &[&str], cwd: &Path) -> Output {
         .expect("run modelgate")
 }
 
+/// Runs modelgate and asserts its exit code, showing both streams on failure.
+#[track_caller]
+pub fn expect(args: &[&str], cwd: &Path, want: i32) -> Output {
+    let out = modelgate(args, cwd);
+    assert_eq!(
+        code(&out),
+        want,
+        "modelgate {args:?}\nstdout:\n{}\nstderr:\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    out
+}
+
 pub fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
 }
@@ -112,4 +126,39 @@ fn check(root: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec
             check(root, sub, item, &format!("{at}/{i}"), errors);
         }
     }
+}
+
+/// The interop venv's Python (`.venv-interop`, made by scripts/interop-env.sh, which this runs
+/// once per test process). `None` — after a loud message — when it cannot be set up outside CI;
+/// a panic when `CI` is set, so a CI run never skips the interop tests silently.
+#[allow(clippy::print_stderr)]
+pub fn interop_venv_python() -> Option<std::path::PathBuf> {
+    static SETUP: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let root = repo_root();
+    let python = root.join(".venv-interop/bin/python");
+    let setup =
+        SETUP.get_or_init(
+            || match Command::new(root.join("scripts/interop-env.sh")).output() {
+                Ok(o) if o.status.success() => Ok(()),
+                Ok(o) => Err(format!(
+                    "scripts/interop-env.sh failed: {}{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                )),
+                Err(e) => Err(format!("cannot run scripts/interop-env.sh: {e}")),
+            },
+        );
+    if setup.is_ok() && python.exists() {
+        return Some(python);
+    }
+    let why = match setup {
+        Err(e) => e.clone(),
+        Ok(()) => format!("{} is missing", python.display()),
+    };
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "interop venv unavailable in CI ({why}); run scripts/interop-env.sh"
+    );
+    eprintln!("\n*** SKIPPED interop test: {why}. Run scripts/interop-env.sh to enable. ***\n");
+    None
 }

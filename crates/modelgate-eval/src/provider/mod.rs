@@ -13,6 +13,15 @@ use serde::{Deserialize, Serialize};
 use crate::BoxFuture;
 use crate::message::{Message, ToolDef};
 
+pub mod anthropic;
+mod http;
+pub mod mock;
+pub mod openai;
+
+pub use anthropic::AnthropicProvider;
+pub use mock::{MockKind, MockProvider};
+pub use openai::OpenAiProvider;
+
 /// What to send to the model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GenerateRequest {
@@ -163,12 +172,68 @@ pub trait Provider: Send + Sync {
     ) -> BoxFuture<'a, Result<Generation, ProviderError>>;
 }
 
-/// Resolves `PROVIDER/NAME` to a provider. Must be called inside a tokio runtime.
+/// Resolves `PROVIDER/NAME` to a provider, reading API keys from the environment
+/// (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`). Must be called inside a tokio runtime.
+///
+/// The name after the first slash may itself contain slashes (`openai/meta-llama/Llama-3-8B`).
 pub fn resolve(model: &str, options: &ProviderOptions) -> Result<Arc<dyn Provider>, ProviderError> {
-    let _ = options;
-    Err(ProviderError::Config {
-        message: format!(
-            "unknown model provider in {model:?}: expected openai/NAME, anthropic/NAME or mock/NAME"
-        ),
+    resolve_with(model, options, &|name| std::env::var(name).ok())
+}
+
+/// [`resolve`] with API keys looked up through `env` (the variable name in, its value out), so
+/// callers and tests can supply keys without touching the process environment.
+pub fn resolve_with(
+    model: &str,
+    options: &ProviderOptions,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Arc<dyn Provider>, ProviderError> {
+    let (provider, name) = model.split_once('/').unwrap_or((model, ""));
+    if name.is_empty() {
+        return Err(ProviderError::Config {
+            message: format!(
+                "model {model:?} has no name: expected openai/NAME, anthropic/NAME or mock/NAME"
+            ),
+        });
+    }
+    Ok(match provider {
+        "openai" => Arc::new(OpenAiProvider::new(
+            name,
+            options,
+            env(openai::API_KEY_VAR),
+        )?),
+        "anthropic" => Arc::new(AnthropicProvider::new(
+            name,
+            options,
+            env(anthropic::API_KEY_VAR),
+        )?),
+        "mock" => Arc::new(MockProvider::new(name)?),
+        _ => {
+            return Err(ProviderError::Config {
+                message: format!(
+                    "unknown model provider {provider:?} in {model:?}: expected openai/NAME, anthropic/NAME or mock/NAME"
+                ),
+            });
+        }
     })
+}
+
+/// The base URL to use: `given` (validated, trailing `/` removed) or `default`.
+fn base_url(given: Option<&str>, default: &str) -> Result<String, ProviderError> {
+    let Some(given) = given else {
+        return Ok(default.to_owned());
+    };
+    let trimmed = given.trim().trim_end_matches('/');
+    match reqwest::Url::parse(trimmed) {
+        Ok(url)
+            if matches!(url.scheme(), "http" | "https")
+                && url.host().is_some()
+                && url.query().is_none()
+                && url.fragment().is_none() =>
+        {
+            Ok(trimmed.to_owned())
+        }
+        _ => Err(ProviderError::Config {
+            message: "the base URL must be an http:// or https:// URL with a host and no query, e.g. http://127.0.0.1:8000/v1".to_owned(),
+        }),
+    }
 }

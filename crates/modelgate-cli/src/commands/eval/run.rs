@@ -59,6 +59,7 @@ fn build_spec(args: &EvalRunArgs) -> anyhow::Result<Spec> {
     let mut over = Spec {
         model: args.model.clone(),
         base_url: args.base_url.clone(),
+        model_artifact: args.model_artifact.clone(),
         max_connections: args.max_connections,
         fail_under: args.fail_under,
         on_failure: args.on_failure.map(|o| match o {
