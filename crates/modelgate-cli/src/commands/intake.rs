@@ -27,7 +27,7 @@ use crate::cli::{IntakeArgs, ViewFormat};
 const MAX_CLAIM_BYTES: u64 = 1 << 20;
 
 /// Reads one claimed-results file (capped) into a claim record.
-fn read_claim(path: &Path, origin: String) -> anyhow::Result<Value> {
+fn read_claim(path: &Path, origin: &str) -> anyhow::Result<Value> {
     let file = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
     let mut bytes = Vec::new();
     file.take(MAX_CLAIM_BYTES + 1)
@@ -57,7 +57,7 @@ fn claims(args: &IntakeArgs, staged: &Staged) -> anyhow::Result<Option<Value>> {
     if let Some(path) = &args.claimed_results {
         list.push(read_claim(
             path,
-            format!("--claimed-results {}", path.display()),
+            &format!("--claimed-results {}", path.display()),
         )?);
     }
     for rel in staged.claim_files() {
@@ -65,7 +65,7 @@ fn claims(args: &IntakeArgs, staged: &Staged) -> anyhow::Result<Option<Value>> {
             ContentKind::Directory => staged.content_path().join(rel),
             ContentKind::File => staged.content_path(),
         };
-        list.push(read_claim(&path, format!("artifact:{rel}"))?);
+        list.push(read_claim(&path, &format!("artifact:{rel}"))?);
     }
     Ok((!list.is_empty()).then(|| {
         json!({

@@ -117,19 +117,16 @@ fn verify(args: &LedgerVerifyArgs) -> anyhow::Result<Outcome> {
 
 fn export(args: &LedgerExportArgs) -> anyhow::Result<Outcome> {
     let store = open_existing(&args.store)?;
-    match &args.output {
-        Some(path) => {
-            let file = std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
-            let mut out = std::io::BufWriter::new(file);
-            store
-                .export_jsonl(&mut out)
-                .with_context(|| format!("exporting to {}", path.display()))?;
-        }
-        None => {
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            store.export_jsonl(&mut out)?;
-        }
+    if let Some(path) = &args.output {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        let mut out = std::io::BufWriter::new(file);
+        store
+            .export_jsonl(&mut out)
+            .with_context(|| format!("exporting to {}", path.display()))?;
+    } else {
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        store.export_jsonl(&mut out)?;
     }
     Ok(Outcome::Pass)
 }

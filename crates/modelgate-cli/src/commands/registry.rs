@@ -114,7 +114,9 @@ fn top_findings(store: &SqliteStore, digest: &str) -> anyhow::Result<Vec<Value>>
     let Ok(mut report) = serde_json::from_str::<Report>(&text) else {
         return Ok(vec![json!({"error": "stored scan report does not parse"})]);
     };
-    report.findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    report
+        .findings
+        .sort_by_key(|f| std::cmp::Reverse(f.severity));
     Ok(report
         .findings
         .iter()
