@@ -13,7 +13,9 @@ ENTRIES=${2:-1000000}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/modelgate-ledger-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
-cargo build --release --locked -q -p modelgate-cli -p modelgate-store --example seed_ledger
+# Two builds: `--example` alone restricts the targets to examples.
+cargo build --release --locked -q -p modelgate-cli
+cargo build --release --locked -q -p modelgate-store --example seed_ledger
 BIN=target/release/modelgate
 SEED=target/release/examples/seed_ledger
 
