@@ -53,6 +53,14 @@ pub(crate) enum Command {
     Sbom(SbomArgs),
     /// Re-hash a deployed model at an interval and alert (exit 1) when it no longer matches.
     Watch(WatchArgs),
+    /// Copy an artifact into quarantine, hash and scan the copy, and register it.
+    Intake(IntakeArgs),
+    /// List registered artifacts or show one with its ledger history.
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+    /// Verify, export or checkpoint the evidence ledger.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -629,7 +637,12 @@ pub(crate) struct EvalRunArgs {
     #[arg(long, value_name = "X")]
     pub(crate) fail_under: Option<f64>,
     /// The store directory (SQLite database and logs).
-    #[arg(long, value_name = "DIR", env = "MODELGATE_STORE", default_value = ".modelgate")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "MODELGATE_STORE",
+        default_value = ".modelgate"
+    )]
     pub(crate) store: PathBuf,
     /// Where to write the log (default STORE/logs/RUN_ID.json).
     #[arg(long, value_name = "FILE")]
@@ -681,4 +694,156 @@ pub(crate) struct EvalVerifyArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ViewFormat::Human)]
     pub(crate) format: ViewFormat,
+}
+
+/// Where the store is, and the key that signs ledger checkpoints: shared by every command that
+/// appends to the ledger.
+#[derive(Debug, Args)]
+pub(crate) struct LedgerWriteArgs {
+    /// The store directory (SQLite database, quarantine, logs).
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "MODELGATE_STORE",
+        default_value = ".modelgate"
+    )]
+    pub(crate) store: PathBuf,
+    /// Private key that signs ledger checkpoints; without one no checkpoints are written.
+    #[arg(long, value_name = "PRIV", env = "MODELGATE_LEDGER_KEY")]
+    pub(crate) ledger_key: Option<PathBuf>,
+    /// Write a signed checkpoint after this many ledger entries.
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) checkpoint_every: u64,
+}
+
+/// `modelgate intake`
+#[derive(Debug, Args)]
+pub(crate) struct IntakeArgs {
+    /// The artifact: a model file or directory. It is copied into quarantine and only the copy
+    /// is hashed and scanned; links are never followed.
+    pub(crate) path: PathBuf,
+    /// Name to register it under (versions of one model share a name).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) name: String,
+    /// Where it came from (URL or free text), recorded as given.
+    #[arg(long, value_name = "URL")]
+    pub(crate) source: Option<String>,
+    /// Results the submitter claims (JSON): stored as an untrusted claim, never as evidence.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) claimed_results: Option<PathBuf>,
+    /// Largest artifact taken in, in bytes (all files together).
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 30)]
+    pub(crate) max_bytes: u64,
+    /// Most files taken in.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub(crate) max_files: u64,
+    #[command(flatten)]
+    pub(crate) ledger: LedgerWriteArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ViewFormat::Human)]
+    pub(crate) format: ViewFormat,
+}
+
+/// `modelgate registry …`
+#[derive(Debug, Subcommand)]
+pub(crate) enum RegistryCommand {
+    /// List registered artifacts.
+    List(RegistryListArgs),
+    /// Show an artifact (by name or sha256: digest): state history, scan summary, claims.
+    Show(RegistryShowArgs),
+}
+
+/// `modelgate registry list`
+#[derive(Debug, Args)]
+pub(crate) struct RegistryListArgs {
+    /// Only artifacts in this state (quarantined, staging, production, rejected).
+    #[arg(long, value_name = "STATE", value_parser = parse_artifact_state)]
+    pub(crate) state: Option<modelgate_store::ArtifactState>,
+    /// Most artifacts listed.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub(crate) limit: usize,
+    /// The store directory.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "MODELGATE_STORE",
+        default_value = ".modelgate"
+    )]
+    pub(crate) store: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ViewFormat::Human)]
+    pub(crate) format: ViewFormat,
+}
+
+/// `modelgate registry show`
+#[derive(Debug, Args)]
+pub(crate) struct RegistryShowArgs {
+    /// Artifact name or `sha256:` digest.
+    #[arg(value_name = "NAME|DIGEST")]
+    pub(crate) artifact: String,
+    /// Most ledger entries shown per artifact (the newest).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub(crate) history: usize,
+    /// The store directory.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "MODELGATE_STORE",
+        default_value = ".modelgate"
+    )]
+    pub(crate) store: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ViewFormat::Human)]
+    pub(crate) format: ViewFormat,
+}
+
+fn parse_artifact_state(s: &str) -> Result<modelgate_store::ArtifactState, String> {
+    s.parse()
+}
+
+/// `modelgate ledger …`
+#[derive(Debug, Subcommand)]
+pub(crate) enum LedgerCommand {
+    /// Recompute the hash chain (and, with --key, every checkpoint signature); exit 1 naming
+    /// the first bad entry.
+    Verify(LedgerVerifyArgs),
+    /// Write every entry as JSON lines.
+    Export(LedgerExportArgs),
+    /// Append a signed checkpoint over the current head now.
+    Checkpoint(LedgerWriteArgs),
+}
+
+/// `modelgate ledger verify`
+#[derive(Debug, Args)]
+pub(crate) struct LedgerVerifyArgs {
+    /// Public key the checkpoints must be signed with.
+    #[arg(long, value_name = "PUB")]
+    pub(crate) key: Option<PathBuf>,
+    /// The store directory.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "MODELGATE_STORE",
+        default_value = ".modelgate"
+    )]
+    pub(crate) store: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ViewFormat::Human)]
+    pub(crate) format: ViewFormat,
+}
+
+/// `modelgate ledger export`
+#[derive(Debug, Args)]
+pub(crate) struct LedgerExportArgs {
+    /// Write here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+    /// The store directory.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "MODELGATE_STORE",
+        default_value = ".modelgate"
+    )]
+    pub(crate) store: PathBuf,
 }

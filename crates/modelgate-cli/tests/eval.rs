@@ -414,7 +414,7 @@ fn a_store_from_another_schema_version_fails_fast() {
     );
     assert_eq!(code(&out), 2);
     let err = stderr(&out);
-    assert!(err.contains("schema version 99") && err.contains("version 1"), "{err}");
+    assert!(err.contains("schema version 99") && err.contains("version 2"), "{err}");
 }
 
 /// Sets the store's schema version to 99 with the sqlite3 command-line shell when available,

@@ -47,22 +47,43 @@
 //! # }
 //! ```
 //!
-//! PostgreSQL is planned behind the same [`Store`] trait.
+//! # The evidence ledger and the artifact registry
+//!
+//! The same database holds the append-only, hash-chained evidence [`ledger`] (every intake,
+//! scan, eval run, approval, promotion and rejection, with signed checkpoints) behind the
+//! [`Ledger`] trait, and the [`artifacts`] registry (state quarantined → staging → production
+//! or rejected, the permanent rejected-digest table, the content-addressed [`Quarantine`]).
+//! [`SqliteStore::transaction`] commits registry changes and their ledger entries together.
+//!
+//! PostgreSQL is planned behind the same [`Store`] and [`Ledger`] traits.
 
 #![forbid(unsafe_code)]
 
+pub mod artifacts;
 pub mod chain;
 mod error;
+pub mod ledger;
 mod sqlite;
 
+pub use artifacts::quarantine::{
+    Committed, CopyLimits, Quarantine, QuarantineError, QuarantineErrorKind, Skipped, Staged,
+};
+pub use artifacts::{
+    Artifact, ArtifactState, ContentKind, NewArtifact, RejectedDigest, ScanSummary, is_valid_digest,
+};
 pub use chain::{CHAIN_GENESIS_DOMAIN, ChainBreak, genesis, link, record_digest};
 pub use error::StoreError;
+pub use ledger::{
+    BreakReason, CHECKPOINT_PAYLOAD_TYPE, CHECKPOINT_TYPE, CheckpointStatement,
+    DEFAULT_CHECKPOINT_INTERVAL, Entry, EntryKind, LEDGER_DOMAIN, LEDGER_GENESIS, Ledger,
+    LedgerBreak, LedgerHead, LedgerVerification, StoreTx, entry_hash, now_rfc3339,
+};
 pub use sqlite::SqliteStore;
 
 use serde::{Deserialize, Serialize};
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Lifecycle of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

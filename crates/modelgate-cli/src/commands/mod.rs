@@ -4,8 +4,11 @@ mod attest;
 mod dataset;
 mod eval;
 mod hash;
+mod intake;
 mod key;
+mod ledger;
 mod pickle;
+mod registry;
 mod rules;
 mod sandbox;
 mod sbom;
@@ -32,5 +35,8 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Eval(cmd) => eval::run(cmd),
         Command::Sbom(args) => sbom::run(&args),
         Command::Watch(args) => watch::run(&args),
+        Command::Intake(args) => intake::run(&args),
+        Command::Registry(cmd) => registry::run(&cmd),
+        Command::Ledger(cmd) => ledger::run(&cmd),
     }
 }

@@ -1,6 +1,6 @@
 //! The embedded SQLite store ([`SqliteStore`] documents its durability and concurrency).
 
-mod samples;
+pub(crate) mod samples;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -45,13 +45,18 @@ use crate::{ChainBreak, Finish, NewRun, RunRow, RunStatus, SampleRow, Store, Sto
 /// version) is refused on open without being written to.
 #[derive(Debug)]
 pub struct SqliteStore {
-    path: PathBuf,
-    conn: Connection,
+    pub(crate) path: PathBuf,
+    pub(crate) conn: Connection,
+    /// Signs ledger checkpoints, when configured.
+    pub(crate) ledger_signer: Option<crate::ledger::tx::CheckpointConfig>,
 }
 
 /// A closure mapping a database error to [`StoreError::Database`] naming `path` and what was
 /// being done.
-fn db_err<'a>(path: &'a Path, doing: &'a str) -> impl Fn(rusqlite::Error) -> StoreError + 'a {
+pub(crate) fn db_err<'a>(
+    path: &'a Path,
+    doing: &'a str,
+) -> impl Fn(rusqlite::Error) -> StoreError + 'a {
     move |e| StoreError::Database {
         path: path.to_owned(),
         message: format!("{doing}: {e}"),
@@ -59,7 +64,7 @@ fn db_err<'a>(path: &'a Path, doing: &'a str) -> impl Fn(rusqlite::Error) -> Sto
 }
 
 /// Whether `e` is a UNIQUE (or PRIMARY KEY) constraint failure.
-fn is_unique_violation(e: &rusqlite::Error) -> bool {
+pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(
         e,
         rusqlite::Error::SqliteFailure(f, _)
@@ -111,6 +116,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             path: path.to_owned(),
             conn,
+            ledger_signer: None,
         })
     }
 
@@ -136,6 +142,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             path: path.to_owned(),
             conn,
+            ledger_signer: None,
         })
     }
 

@@ -21,7 +21,7 @@ fn corrupt(path: &Path, message: String) -> StoreError {
 }
 
 /// Decodes a stored 64-digit hex chain value.
-fn decode_chain(hex: &str) -> Option<[u8; 32]> {
+pub(crate) fn decode_chain(hex: &str) -> Option<[u8; 32]> {
     fn nibble(c: u8) -> Option<u8> {
         match c {
             b'0'..=b'9' => Some(c - b'0'),

@@ -14,6 +14,14 @@ use crate::{SCHEMA_VERSION, StoreError};
 /// too large for a `WITHOUT ROWID` b-tree to pay off; its two unique indexes are the ones the
 /// store queries by: `(run_id, seq)` for chain order, `(run_id, sample_id)` for "recorded at
 /// most once".
+///
+/// Version 2 adds the evidence ledger (`ledger`, keyed by its dense `seq`, with an index on
+/// `subject` for an artifact's history, and a one-row `ledger_head` holding the entry count and
+/// chain head so a truncated tail is detected), the artifact registry (`artifacts`, keyed by
+/// manifest digest, indexed by name and by state) and the permanent `rejected_digests`.
+/// Triggers refuse `UPDATE` and `DELETE` on `ledger` and `rejected_digests`: the API never
+/// issues them, so only someone editing the file by hand (and dropping the triggers) can, and
+/// the hash chain catches that.
 const SCHEMA_SQL: &str = "
 CREATE TABLE schema_version (
     version INTEGER NOT NULL
@@ -46,6 +54,59 @@ CREATE TABLE samples (
     UNIQUE (run_id, seq),
     UNIQUE (run_id, sample_id)
 );
+CREATE TABLE ledger (
+    seq     INTEGER PRIMARY KEY CHECK (seq >= 0),
+    time    TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    prev    TEXT NOT NULL,
+    hash    TEXT NOT NULL
+);
+CREATE INDEX ledger_subject ON ledger (subject, seq);
+CREATE TABLE ledger_head (
+    one     INTEGER PRIMARY KEY CHECK (one = 1),
+    entries INTEGER NOT NULL CHECK (entries >= 0),
+    hash    TEXT NOT NULL,
+    last_checkpoint INTEGER
+);
+INSERT INTO ledger_head (one, entries, hash)
+    VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger
+BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger
+BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+CREATE TABLE artifacts (
+    digest            TEXT PRIMARY KEY,
+    name              TEXT NOT NULL,
+    state             TEXT NOT NULL
+        CHECK (state IN ('quarantined', 'staging', 'production', 'rejected')),
+    content_kind      TEXT NOT NULL CHECK (content_kind IN ('file', 'directory')),
+    quarantine_path   TEXT NOT NULL,
+    source            TEXT,
+    submitted_at      TEXT NOT NULL,
+    updated_at        TEXT NOT NULL,
+    files             INTEGER NOT NULL CHECK (files >= 0),
+    bytes             INTEGER NOT NULL CHECK (bytes >= 0),
+    scan_max_severity TEXT,
+    scan_findings     INTEGER NOT NULL CHECK (scan_findings >= 0),
+    scan_errors       INTEGER NOT NULL CHECK (scan_errors >= 0),
+    scan_report       TEXT NOT NULL,
+    claimed_results   TEXT
+) WITHOUT ROWID;
+CREATE INDEX artifacts_name ON artifacts (name, submitted_at);
+CREATE INDEX artifacts_state ON artifacts (state, name);
+CREATE TABLE rejected_digests (
+    digest      TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    rejected_at TEXT NOT NULL,
+    ledger_seq  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TRIGGER rejected_no_update BEFORE UPDATE ON rejected_digests
+BEGIN SELECT RAISE(ABORT, 'rejections are permanent'); END;
+CREATE TRIGGER rejected_no_delete BEFORE DELETE ON rejected_digests
+BEGIN SELECT RAISE(ABORT, 'rejections are permanent'); END;
 ";
 
 /// Whether the database holds a `schema_version` table.
