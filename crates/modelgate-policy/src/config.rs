@@ -296,8 +296,7 @@ impl Policy {
         let raw: RawPolicy = serde_saphyr::from_str(text).map_err(|e| {
             let loc = e.location();
             let message = e.to_string();
-            // serde-saphyr appends a source excerpt on later lines; the location is kept apart.
-            let first = message.lines().next().unwrap_or_default().trim().to_owned();
+            let first = parse_message(&message);
             PolicyError {
                 origin: origin.to_owned(),
                 line: loc.map(|l| l.line()).filter(|&l| l > 0),
@@ -820,6 +819,21 @@ impl Validator<'_> {
             max_age_days: self.age(format!("{field}.max_age_days"), a.max_age_days.as_ref())?,
         })
     }
+}
+
+/// The first line of a serde-saphyr message without its `error: line L column C: ` prefix
+/// (the location is kept in its own fields) or its advice to the programmer.
+fn parse_message(message: &str) -> String {
+    let first = message.lines().next().unwrap_or_default().trim();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let first = match first.strip_prefix("line ") {
+        Some(rest) => rest.split_once(": ").map_or(first, |(_, m)| m),
+        None => first,
+    };
+    let first = first
+        .split_once(", set DuplicateKeyPolicy")
+        .map_or(first, |(m, _)| m);
+    first.to_owned()
 }
 
 fn sorted_distinct(v: &[Spanned<String>]) -> Vec<String> {

@@ -34,7 +34,8 @@
 //! });
 //! let verdict = evaluate(&policy, &KeyHints::new(), Stage::Staging, &evidence, 1_795_312_800);
 //! assert!(verdict.met);
-//! assert!(verdict.lines()[4].starts_with("  [met] scan: no finding above medium"));
+//! assert_eq!(verdict.lines()[4], "[met] all of 1 — 1 of 1 met");
+//! assert!(verdict.lines()[5].starts_with("  [met] scan: no finding above medium"));
 //! # Ok::<(), modelgate_policy::PolicyError>(())
 //! ```
 #![forbid(unsafe_code)]
@@ -60,3 +61,5 @@ pub use evidence::{
 };
 pub use time::{format_rfc3339, parse_rfc3339};
 pub use verdict::{MAX_DETAILS, Node, Verdict};
+#[cfg(test)]
+mod tests;

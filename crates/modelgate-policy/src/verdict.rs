@@ -48,10 +48,13 @@ impl Node {
         }
     }
 
-    /// Unmet leaves (requirements, not compositions) under and including this node.
+    /// Unmet leaves (requirements, not compositions) that keep this node from being met: none
+    /// when it is met (an unmet alternative of a met `any_of` is not a failure).
     pub fn unmet_leaves(&self) -> usize {
-        if self.children.is_empty() {
-            usize::from(!self.met)
+        if self.met {
+            0
+        } else if self.children.is_empty() {
+            1
         } else {
             self.children.iter().map(Node::unmet_leaves).sum()
         }
