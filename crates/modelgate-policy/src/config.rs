@@ -101,7 +101,7 @@ enum RawRequirement {
     AnyOf(Vec<Spanned<RawRequirement>>),
     MaxScanSeverity(Severity),
     SignedBy(RawSignedBy),
-    Eval(RawEval),
+    Eval(Box<RawEval>),
     Approvals(RawApprovals),
     StageReached(Stage),
 }

@@ -89,21 +89,18 @@ pub fn evaluate(
         String::new(),
         None,
     );
-    let requirements = match policy.requirement(stage) {
-        Some(req) => {
-            p.met = true;
-            p.evidence.push(req.path.clone());
-            Some(cx.node(req))
-        }
-        None => {
-            let defined: Vec<&str> = policy.stages().map(Stage::as_str).collect();
-            p.reasons.push(format!(
-                "no requirements for {stage} (the policy defines: {}); nothing is promoted \
-                 without a policy",
-                defined.join(", ")
-            ));
-            None
-        }
+    let requirements = if let Some(req) = policy.requirement(stage) {
+        p.met = true;
+        p.evidence.push(req.path.clone());
+        Some(cx.node(req))
+    } else {
+        let defined: Vec<&str> = policy.stages().map(Stage::as_str).collect();
+        p.reasons.push(format!(
+            "no requirements for {stage} (the policy defines: {}); nothing is promoted \
+             without a policy",
+            defined.join(", ")
+        ));
+        None
     };
     preconditions.push(p);
     let met = preconditions.iter().all(|n| n.met) && requirements.as_ref().is_some_and(|n| n.met);
@@ -707,49 +704,46 @@ impl Cx<'_> {
         };
         let mut evidence = Details::default();
         let mut head = None;
-        match a.count {
-            Some(c) => {
-                for (hint, by_role) in &accepted {
-                    if let Some((_, ap)) = by_role.iter().next() {
-                        evidence.push(show(hint, ap));
-                    }
-                }
-                node.met = accepted.len() >= c as usize;
-                if !node.met {
-                    head = Some(format!(
-                        "{} of {c} approval(s) by distinct keys with role {}",
-                        accepted.len(),
-                        a.roles.join(" or ")
-                    ));
+        if let Some(c) = a.count {
+            for (hint, by_role) in &accepted {
+                if let Some((_, ap)) = by_role.iter().next() {
+                    evidence.push(show(hint, ap));
                 }
             }
-            None => {
-                let cands: Vec<(&str, Vec<&str>)> = accepted
-                    .iter()
-                    .map(|(h, by_role)| (h.as_str(), by_role.keys().copied().collect()))
-                    .collect();
-                let wanted: Vec<&str> = a.roles.iter().map(String::as_str).collect();
-                let assignment = crate::matching::assign(&wanted, &cands);
-                let mut missing = Vec::new();
-                for (role, slot) in wanted.iter().zip(&assignment) {
-                    match slot {
-                        Some(i) => {
-                            let (hint, _) = cands[*i];
-                            if let Some(ap) = accepted.get(hint).and_then(|m| m.get(role)) {
-                                evidence.push(show(hint, ap));
-                            }
+            node.met = accepted.len() >= c as usize;
+            if !node.met {
+                head = Some(format!(
+                    "{} of {c} approval(s) by distinct keys with role {}",
+                    accepted.len(),
+                    a.roles.join(" or ")
+                ));
+            }
+        } else {
+            let cands: Vec<(&str, Vec<&str>)> = accepted
+                .iter()
+                .map(|(h, by_role)| (h.as_str(), by_role.keys().copied().collect()))
+                .collect();
+            let wanted: Vec<&str> = a.roles.iter().map(String::as_str).collect();
+            let assignment = crate::matching::assign(&wanted, &cands);
+            let mut missing = Vec::new();
+            for (role, slot) in wanted.iter().zip(&assignment) {
+                match slot {
+                    Some(i) => {
+                        let (hint, _) = cands[*i];
+                        if let Some(ap) = accepted.get(hint).and_then(|m| m.get(role)) {
+                            evidence.push(show(hint, ap));
                         }
-                        None if cands.iter().any(|(_, r)| r.contains(role)) => missing.push(format!(
-                            "role {role}: its only valid approvals are by keys already counted for \
-                             another role; each role needs a different key"
-                        )),
-                        None => missing.push(format!("role {role}: no valid approval")),
                     }
+                    None if cands.iter().any(|(_, r)| r.contains(role)) => missing.push(format!(
+                        "role {role}: its only valid approvals are by keys already counted for \
+                             another role; each role needs a different key"
+                    )),
+                    None => missing.push(format!("role {role}: no valid approval")),
                 }
-                node.met = missing.is_empty();
-                for m in missing.into_iter().rev() {
-                    reasons_front(&mut reasons, m);
-                }
+            }
+            node.met = missing.is_empty();
+            for m in missing.into_iter().rev() {
+                reasons.push_front(m);
             }
         }
         let mut reasons = reasons.finish();
@@ -797,11 +791,6 @@ impl Cx<'_> {
         }
         node
     }
-}
-
-/// Inserts at the front (the summary of what is missing comes before per-piece reasons).
-fn reasons_front(d: &mut Details, s: String) {
-    d.push_front(s);
 }
 
 fn describe_signers(s: &Signers) -> String {

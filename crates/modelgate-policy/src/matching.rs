@@ -6,8 +6,7 @@
 //! (Kuhn's augmenting paths; roles are capped at [`crate::MAX_ROLES`], keys at the evidence size).
 
 /// The largest number of `wanted` roles that can be given to distinct candidates, where each
-/// candidate `(id, roles)` may take one of the roles it lists. Returns the matching as
-/// `(role index, candidate index)` pairs through [`assign`]; this is the count only.
+/// candidate `(id, roles)` may take one of the roles it lists (see [`assign`] for which).
 pub(crate) fn max_matching<K>(wanted: &[&str], candidates: &[(K, Vec<&str>)]) -> usize {
     assign(wanted, candidates)
         .iter()

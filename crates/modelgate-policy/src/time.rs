@@ -2,20 +2,20 @@
 
 /// Parses an RFC 3339 date-time (`2026-11-22T02:00:00Z`, optional fraction, `Z` or `±HH:MM`)
 /// into Unix seconds (UTC; the fraction is dropped). `None` for anything else.
-pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b.len() > 40 {
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    if bytes.len() < 20 || bytes.len() > 40 {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let part = b.get(r)?;
+        let part = bytes.get(r)?;
         if part.iter().all(u8::is_ascii_digit) {
             std::str::from_utf8(part).ok()?.parse().ok()
         } else {
             None
         }
     };
-    let sep = |i: usize, c: &[u8]| b.get(i).is_some_and(|x| c.contains(x));
+    let sep = |at: usize, allowed: &[u8]| bytes.get(at).is_some_and(|x| allowed.contains(x));
     if !(sep(4, b"-") && sep(7, b"-") && sep(10, b"Tt ") && sep(13, b":") && sep(16, b":")) {
         return None;
     }
@@ -30,31 +30,31 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     {
         return None;
     }
-    let mut i = 19;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let start = i;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
+    let mut pos = 19;
+    if bytes.get(pos) == Some(&b'.') {
+        pos += 1;
+        let start = pos;
+        while bytes.get(pos).is_some_and(u8::is_ascii_digit) {
+            pos += 1;
         }
-        if i == start {
+        if pos == start {
             return None;
         }
     }
-    let offset = match b.get(i..)? {
+    let offset = match bytes.get(pos..)? {
         [b'Z' | b'z'] => 0,
         [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
             let digits = [*h1, *h2, *m1, *m2];
             if !digits.iter().all(u8::is_ascii_digit) {
                 return None;
             }
-            let h = i64::from(h1 - b'0') * 10 + i64::from(h2 - b'0');
-            let m = i64::from(m1 - b'0') * 10 + i64::from(m2 - b'0');
-            if h > 23 || m > 59 {
+            let hours = i64::from(h1 - b'0') * 10 + i64::from(h2 - b'0');
+            let mins = i64::from(m1 - b'0') * 10 + i64::from(m2 - b'0');
+            if hours > 23 || mins > 59 {
                 return None;
             }
-            let o = h * 3600 + m * 60;
-            if *sign == b'-' { -o } else { o }
+            let off = hours * 3600 + mins * 60;
+            if *sign == b'-' { -off } else { off }
         }
         _ => return None,
     };

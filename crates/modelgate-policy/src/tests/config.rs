@@ -154,9 +154,8 @@ fn invalid(text: &str, field: &str, line: u64, says: &str) {
 #[test]
 fn threshold_out_of_range_names_the_path_and_line() {
     let text = POLICY.replace("min: 0.95", "min: 1.5");
-    let e = match Policy::parse(&text, "policy.yaml") {
-        Ok(_) => panic!("accepted min 1.5"),
-        Err(e) => e,
+    let Err(e) = Policy::parse(&text, "policy.yaml") else {
+        panic!("accepted min 1.5")
     };
     assert_eq!(
         e.field.as_deref(),
