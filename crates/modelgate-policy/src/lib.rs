@@ -46,6 +46,7 @@ mod evaluate;
 mod evidence;
 mod matching;
 mod time;
+mod validate;
 mod verdict;
 
 pub use config::{
