@@ -72,6 +72,8 @@ pub struct JudgeInfo {
     pub model: String,
     /// SHA-256 (hex) of the prompt file whose signature was verified.
     pub prompt_sha256: String,
+    /// Hint of the key whose signature over the prompt verified.
+    pub key_hint: String,
 }
 
 /// The sample chain's endpoints.

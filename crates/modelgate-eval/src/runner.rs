@@ -241,10 +241,11 @@ pub fn run(request: &RunRequest, observer: Arc<dyn Observer>) -> Result<RunOutco
                 ..options.clone()
             };
             let built = scorer::build(s, &|m| provider::resolve(m, &judge_options))?;
-            if let ScorerSpec::ModelGraded(j) = s {
+            if let Some(j) = built.judge() {
                 judges.push(JudgeInfo {
                     model: j.model.clone(),
-                    prompt_sha256: built.judge_prompt_sha256().unwrap_or_default(),
+                    prompt_sha256: j.prompt_sha256.clone(),
+                    key_hint: j.key_hint.clone(),
                 });
             }
             scorers.push(built);
@@ -639,7 +640,7 @@ fn solve_error(e: &SolveError) -> SampleError {
     let kind = match e {
         SolveError::Provider(_) => "provider",
         SolveError::Sandbox(_) => "sandbox",
-        SolveError::Invalid(_) => "solver",
+        SolveError::Invalid(_) | SolveError::Flag(_) => "solver",
     };
     SampleError {
         kind: kind.into(),

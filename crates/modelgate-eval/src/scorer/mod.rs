@@ -4,6 +4,28 @@
 //! with a standard error. Regexes use the `regex` crate (linear time) with a compiled-size cap.
 //! The model-graded scorer refuses to start unless its judge prompt file carries a valid
 //! signature by the configured key.
+//!
+//! ```
+//! use modelgate_eval::scorer::{ScorerSpec, build};
+//!
+//! let spec = ScorerSpec::from_flag("match").unwrap();
+//! let no_judge = |_: &str| -> Result<_, modelgate_eval::ProviderError> { unreachable!() };
+//! let scorer = build(&spec, &no_judge).unwrap();
+//! assert_eq!(scorer.name(), "match");
+//! ```
+
+mod judge;
+mod matching;
+pub mod metrics;
+mod numbers;
+mod pattern;
+
+pub use judge::{
+    JudgeProvenance, MAX_JUDGE_PROMPT_BYTES, ModelGraded, build_model_graded, parse_grade,
+};
+pub use matching::{Choice, Exact, Includes, Match, normalize_whitespace, target_letter};
+pub use numbers::{Number, numbers_in, parse_number};
+pub use pattern::{MAX_PATTERN_BYTES, Pattern, REGEX_SIZE_LIMIT};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,8 +33,23 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::BoxFuture;
-use crate::provider::Provider;
-use crate::solver::TaskState;
+use crate::provider::{Provider, ProviderError};
+use crate::solver::{FlagError, TaskState};
+
+/// Resolves a judge's `PROVIDER/NAME` to a provider.
+pub type JudgeResolver<'a> = dyn Fn(&str) -> Result<Arc<dyn Provider>, ProviderError> + 'a;
+
+/// Longest `answer` or `explanation` kept in a score, in bytes.
+pub const MAX_SCORE_TEXT: usize = 4096;
+
+/// `s` cut to at most [`MAX_SCORE_TEXT`] bytes on a character boundary (with `…` when cut).
+pub(crate) fn clip(s: &str) -> String {
+    let kept = crate::solver::tools::prefix(s, MAX_SCORE_TEXT);
+    if kept.len() == s.len() {
+        return s.to_owned();
+    }
+    format!("{kept}…")
+}
 
 /// Where a `match` scorer looks for the target.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,17 +164,59 @@ pub trait Scorer: Send + Sync {
     /// Scores one finished sample.
     fn score<'a>(&'a self, state: &'a TaskState) -> BoxFuture<'a, Result<Score, ScoreError>>;
 
-    /// For model-graded scorers: SHA-256 (hex) of the verified judge prompt, for provenance.
-    fn judge_prompt_sha256(&self) -> Option<String> {
+    /// For judges: the model, the verified prompt's digest and the key, to record in the log
+    /// and provenance.
+    fn judge(&self) -> Option<&JudgeProvenance> {
         None
     }
 }
 
-/// Builds the scorer for `spec`. `judge` resolves a judge's model name to a provider.
-pub fn build(
-    spec: &ScorerSpec,
-    judge: &dyn Fn(&str) -> Result<Arc<dyn Provider>, crate::provider::ProviderError>,
-) -> Result<Arc<dyn Scorer>, ScoreError> {
-    let _ = (spec, judge);
-    Err(ScoreError::Config("scorers not implemented yet".into()))
+impl ScorerSpec {
+    /// The values [`ScorerSpec::from_flag`] accepts.
+    pub const FLAG_VALUES: &'static str =
+        "exact, includes, match (or match:first, match:last, match:any), regex:PATTERN, choice";
+
+    /// Reads a `--scorer` value: `exact`, `includes`, `match` (optionally `match:first`,
+    /// `match:last`, `match:any`), `regex:PATTERN` or `choice`. Model-graded scoring needs a
+    /// spec file (judge model, prompt, signature and key).
+    pub fn from_flag(value: &str) -> Result<ScorerSpec, FlagError> {
+        if let Some(pattern) = value.strip_prefix("regex:") {
+            return Ok(ScorerSpec::Regex(RegexOptions {
+                pattern: pattern.to_owned(),
+            }));
+        }
+        let position = |position| Ok(ScorerSpec::Match(MatchOptions { position }));
+        match value {
+            "exact" => Ok(ScorerSpec::Exact(TextOptions::default())),
+            "includes" => Ok(ScorerSpec::Includes(TextOptions::default())),
+            "match" | "match:last" => position(MatchPosition::Last),
+            "match:first" => position(MatchPosition::First),
+            "match:any" => position(MatchPosition::Any),
+            "choice" => Ok(ScorerSpec::Choice),
+            _ => Err(FlagError {
+                what: "scorer",
+                given: value.to_owned(),
+                expected: Self::FLAG_VALUES,
+            }),
+        }
+    }
+}
+
+/// Builds the scorer for `spec`. `judge` resolves a judge's model name to a provider; it is
+/// called only after the judge prompt's signature verified.
+pub fn build(spec: &ScorerSpec, judge: &JudgeResolver<'_>) -> Result<Arc<dyn Scorer>, ScoreError> {
+    Ok(match spec {
+        ScorerSpec::Exact(o) => Arc::new(Exact {
+            ignore_case: o.ignore_case,
+        }),
+        ScorerSpec::Includes(o) => Arc::new(Includes {
+            ignore_case: o.ignore_case,
+        }),
+        ScorerSpec::Match(o) => Arc::new(Match {
+            position: o.position,
+        }),
+        ScorerSpec::Regex(o) => Arc::new(Pattern::new(&o.pattern)?),
+        ScorerSpec::Choice => Arc::new(Choice),
+        ScorerSpec::ModelGraded(j) => Arc::new(build_model_graded(j, judge)?),
+    })
 }

@@ -4,6 +4,34 @@
 //! `prompt_template`, `generate`, `multiple_choice`, and `agent` (a loop in which the model calls
 //! `bash` and `python` tools that execute in the modelgate sandbox, one sandbox per sample, torn
 //! down after). Templates are plain `{name}` substitutions; nothing is evaluated.
+//!
+//! ```no_run
+//! # async fn demo(provider: &dyn modelgate_eval::Provider) -> Result<(), modelgate_eval::solver::SolveError> {
+//! use std::sync::Arc;
+//! use modelgate_eval::solver::{SolveContext, SolveLimits, SolverStep, TaskState};
+//! use modelgate_eval::{Input, Sample};
+//!
+//! let sample = Sample {
+//!     id: "1".into(), line: 1, input: Input::Text("What is 6 x 7?".into()),
+//!     target: vec!["42".into()], choices: vec![], metadata: Default::default(),
+//! };
+//! let limits = SolveLimits { max_messages: 20, max_tokens: Some(512), max_total_tokens: None };
+//! let ctx = SolveContext { provider, limits: &limits, sandbox_policy: None, tool_timeout: None };
+//! let mut state = TaskState::new(Arc::new(sample));
+//! for step in [SolverStep::from_flag("system:Answer with a number.")?, SolverStep::from_flag("generate")?] {
+//!     step.run(&mut state, &ctx).await?;
+//! }
+//! println!("{}", state.output);
+//! # Ok(()) }
+//! ```
+
+mod agent;
+mod generate;
+pub mod template;
+pub mod tools;
+
+pub use generate::{MAX_CHOICES, MULTIPLE_CHOICE_TEMPLATE, parse_choice};
+pub use tools::ToolSandbox;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +39,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::BoxFuture;
-use crate::message::Message;
+use crate::message::{Message, Role};
 use crate::provider::{Provider, Retry, Usage};
 use crate::sample::Sample;
 
@@ -162,6 +190,21 @@ pub enum SolveError {
     /// The step cannot run on this sample (no choices for multiple choice …).
     #[error("{0}")]
     Invalid(String),
+    /// A `--solver` or `--scorer` value is not one of the known ones.
+    #[error(transparent)]
+    Flag(#[from] FlagError),
+}
+
+/// A command-line value that names no known solver or scorer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {given:?}: expected one of {expected}")]
+pub struct FlagError {
+    /// `solver` or `scorer`.
+    pub what: &'static str,
+    /// The value given.
+    pub given: String,
+    /// The valid values.
+    pub expected: &'static str,
 }
 
 /// What the steps need besides the state.
@@ -177,13 +220,83 @@ pub struct SolveContext<'a> {
 }
 
 impl SolverStep {
-    /// Runs this step on `state`.
+    /// The values [`SolverStep::from_flag`] accepts.
+    pub const FLAG_VALUES: &'static str =
+        "generate, multiple_choice (or choice), agent (bash and python tools), system:TEXT";
+
+    /// Reads a `--solver` value: `generate`, `multiple_choice` (alias `choice`), `agent` (bash
+    /// and python tools) or `system:TEXT` (a system message).
+    pub fn from_flag(value: &str) -> Result<SolverStep, FlagError> {
+        if let Some(text) = value.strip_prefix("system:") {
+            return Ok(SolverStep::SystemMessage(text.to_owned()));
+        }
+        match value {
+            "generate" => Ok(SolverStep::Generate(GenerateStep::default())),
+            "multiple_choice" | "choice" => {
+                Ok(SolverStep::MultipleChoice(MultipleChoiceStep::default()))
+            }
+            "agent" => Ok(SolverStep::Agent(AgentStep {
+                tools: vec![ToolKind::Bash, ToolKind::Python],
+                max_messages: None,
+                tool_timeout_s: None,
+            })),
+            _ => Err(FlagError {
+                what: "solver",
+                given: value.to_owned(),
+                expected: Self::FLAG_VALUES,
+            }),
+        }
+    }
+
+    /// Runs this step on `state`. Steps that call the model do nothing once a limit has ended
+    /// the sample (`state.limit_hit`).
     pub fn run<'a>(
         &'a self,
         state: &'a mut TaskState,
         ctx: &'a SolveContext<'a>,
     ) -> BoxFuture<'a, Result<(), SolveError>> {
-        let _ = (state, ctx);
-        Box::pin(async { Err(SolveError::Invalid("solver not implemented yet".into())) })
+        Box::pin(async move {
+            match self {
+                SolverStep::SystemMessage(tpl) => {
+                    system_message(tpl, state);
+                    Ok(())
+                }
+                SolverStep::PromptTemplate(tpl) => {
+                    prompt_template(tpl, state);
+                    Ok(())
+                }
+                _ if state.limit_hit.is_some() => Ok(()),
+                SolverStep::Generate(step) => generate::generate(step, state, ctx).await,
+                SolverStep::MultipleChoice(step) => {
+                    generate::multiple_choice(step, state, ctx).await
+                }
+                SolverStep::Agent(step) => agent::run(step, state, ctx).await,
+            }
+        })
+    }
+}
+
+/// Inserts or replaces the leading system message.
+fn system_message(tpl: &str, state: &mut TaskState) {
+    let sample = state.sample.clone();
+    let text = template::substitute(tpl, |name| template::sample_field(&sample, name));
+    match state.messages.first_mut() {
+        Some(first) if first.role == Role::System => first.content = text,
+        _ => state.messages.insert(0, Message::system(text)),
+    }
+}
+
+/// Rewrites the last user message (`{input}` is its current text), or adds one.
+fn prompt_template(tpl: &str, state: &mut TaskState) {
+    let sample = state.sample.clone();
+    let last_user = state.messages.iter().rposition(|m| m.role == Role::User);
+    let original = last_user.map_or_else(String::new, |i| state.messages[i].content.clone());
+    let text = template::substitute(tpl, |name| match name {
+        "input" => Some(original.as_str().into()),
+        other => template::sample_field(&sample, other),
+    });
+    match last_user {
+        Some(i) => state.messages[i].content = text,
+        None => state.messages.push(Message::user(text)),
     }
 }
