@@ -29,6 +29,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 TIME_FORMAT = "%e %U %S %M"
+# Inspect's cheapest logging that still keeps every sample in the log (as modelgate's does):
+# no realtime event buffer (a SQLite database written several times per sample) and larger
+# write batches. Run as the "inspect-tuned" rows, at the concurrencies in --tuned-at.
+TUNED = ("--no-log-realtime", "--log-buffer", "100")
 # Both tools are given the same dummy key: the stub ignores it.
 ENV = dict(os.environ, OPENAI_API_KEY="sk-bench-dummy", NO_COLOR="1")
 
@@ -146,10 +150,10 @@ def read_inspect_log(logdir):
     return read_eval_log(str(logs[-1]), header_only=True)
 
 
-def run_inspect(args, stub_url, dataset, conc, workdir, timeout=7200):
+def run_inspect(args, stub_url, dataset, conc, workdir, extra=(), timeout=7200):
     logdir = workdir / "logs"
-    code, wall, cpu, rss = timed(inspect_argv(args, stub_url, dataset, conc, logdir), workdir,
-                                 timeout, cwd=HERE)
+    code, wall, cpu, rss = timed(inspect_argv(args, stub_url, dataset, conc, logdir, extra),
+                                 workdir, timeout, cwd=HERE)
     info = {"exit": code, "status": "?", "completed": 0, "accuracy": float("nan"),
             "eval_seconds": float("nan")}
     header = read_inspect_log(logdir)
@@ -188,8 +192,11 @@ def benchmark(args, out):
             n_mg = max(args.min_items, conc * args.bound_seconds * 1000 // args.latency_ms)
             n_mg = min(n_mg, args.max_items)
             n_in = min(n_mg, args.inspect_max_items)
-            for tool, n in (("modelgate", n_mg), ("inspect", n_in)):
-                if tool not in args.tools:
+            plan = [("modelgate", n_mg), ("inspect", n_in)]
+            if conc in args.tuned_at:
+                plan.append(("inspect-tuned", n_in))
+            for tool, n in plan:
+                if tool.split("-")[0] not in args.tools:
                     continue
                 dataset = dataset_file(out, n)
                 for rep in range(args.repeat):
@@ -199,8 +206,12 @@ def benchmark(args, out):
                     log(f"{tool}: concurrency {conc}, {n} items (run {rep + 1}/{args.repeat})")
                     load = os.getloadavg()[0]
                     server_before = stub.cpu()
-                    runner = run_modelgate if tool == "modelgate" else run_inspect
-                    wall, cpu, rss, info = runner(args, stub.url, dataset, conc, workdir)
+                    if tool == "modelgate":
+                        wall, cpu, rss, info = run_modelgate(args, stub.url, dataset, conc,
+                                                             workdir)
+                    else:
+                        wall, cpu, rss, info = run_inspect(args, stub.url, dataset, conc,
+                                                           workdir, TUNED if "-" in tool else ())
                     server = stub.cpu() - server_before
                     bound = conc * 1000 / args.latency_ms
                     row = {
@@ -232,7 +243,8 @@ def median_rows(rows):
     for r in rows:
         keyed.setdefault((r["concurrency"], r["tool"]), []).append(r)
     out = []
-    for key in sorted(keyed, key=lambda k: (k[0], k[1] != "modelgate")):
+    order = {"modelgate": 0, "inspect": 1, "inspect-tuned": 2}
+    for key in sorted(keyed, key=lambda k: (k[0], order[k[1]])):
         runs = sorted(keyed[key], key=lambda r: r["samples_per_s"])
         out.append(runs[(len(runs) - 1) // 2])
     return out
@@ -262,17 +274,21 @@ def write_tables(rows, out, args):
             f"| **{fmt(r['samples_per_s'])}** | {fmt(r['pct_of_bound'])} % | {fmt(r['cpu_s'], 2)} "
             f"| {fmt(r['cpu_ms_per_sample'], 3)} | {fmt(r['peak_rss_mib'])} | {acc} "
             f"| {fmt(r['server_cpu_s'], 2)} | {r['load1']:.1f} |")
-    lines += ["", "| conc | throughput modelgate ÷ Inspect | CPU/sample Inspect ÷ modelgate "
-              "| Inspect samples/s excluding its start-up |", "|---:|---:|---:|---:|"]
+    lines += ["", "| conc | vs | throughput modelgate ÷ Inspect | CPU/sample Inspect ÷ modelgate "
+              "| Inspect samples/s excluding its start-up |", "|---:|---|---:|---:|---:|"]
     by = {(r["concurrency"], r["tool"]): r for r in med}
     for conc in args.concurrency:
-        mg, ins = by.get((conc, "modelgate")), by.get((conc, "inspect"))
-        if ins:
+        mg = by.get((conc, "modelgate"))
+        for variant in ("inspect", "inspect-tuned"):
+            ins = by.get((conc, variant))
+            if not ins:
+                continue
             speed = cpu = "—"
             if mg:
                 speed = f"{fmt(mg['samples_per_s'] / ins['samples_per_s'])}×"
                 cpu = f"{fmt(ins['cpu_ms_per_sample'] / mg['cpu_ms_per_sample'])}×"
-            lines.append(f"| {conc} | {speed} | {cpu} | {fmt(ins['eval_only_samples_per_s'])} |")
+            lines.append(f"| {conc} | {variant} | {speed} | {cpu} "
+                         f"| {fmt(ins['eval_only_samples_per_s'])} |")
     (out / "results.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
     return all(r["ok"] for r in rows)
@@ -340,6 +356,8 @@ def main():
                    help="cap on Inspect's items (it runs ~10x longer per item)")
     p.add_argument("--tools", type=lambda s: s.split(","), default=["modelgate", "inspect"],
                    help="which tools to run (comma-separated)")
+    p.add_argument("--tuned-at", type=lambda s: [int(x) for x in s.split(",") if x],
+                   default=[256], help="concurrencies that also run inspect-tuned (see TUNED)")
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--down-timeout", type=int, default=120)
     p.add_argument("--skip-down", action="store_true")
