@@ -17,6 +17,8 @@
 #
 # The stub server shares the machine's cores with the tool being measured (no pinning): its
 # CPU is reported separately so a reader can see when the server, not the tool, was the limit.
+# The server is the Rust example `stub_server` of modelgate-eval, or bench/eval/py_stub.py when
+# that example is missing or STUB=python is set.
 # Needs: cargo, python3 (>= 3.10, with venv), /usr/bin/time (Debian package `time`), PyPI.
 set -euo pipefail
 
@@ -36,10 +38,19 @@ fi
 bench/eval/setup.sh
 echo "run.sh: building modelgate and the stub server (release)" >&2
 cargo build --release --locked --quiet -p modelgate-cli
-cargo build --release --locked --quiet -p modelgate-eval --example stub_server
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 MODELGATE="$TARGET/release/modelgate"
-STUB="$TARGET/release/examples/stub_server"
+# The Rust stub server example; bench/eval/py_stub.py (same command line) when the example is
+# not in this checkout, or when STUB=python.
+if [[ "${STUB:-rust}" != python && -f crates/modelgate-eval/examples/stub_server.rs ]]; then
+    cargo build --release --locked --quiet -p modelgate-eval --example stub_server
+    STUB_CMD=("$TARGET/release/examples/stub_server")
+    STUB_NAME="Rust stub_server example (modelgate-eval)"
+else
+    STUB_CMD=(python3 "$ROOT/bench/eval/py_stub.py")
+    STUB_NAME="bench/eval/py_stub.py (Python asyncio, $(python3 --version 2>&1))"
+    echo "run.sh: using $STUB_NAME as the server" >&2
+fi
 
 mkdir -p "$OUT"
 {
@@ -51,13 +62,14 @@ mkdir -p "$OUT"
     echo "uptime before: $(uptime)"
     echo "rustc: $(rustc --version)"
     echo "modelgate: $("$MODELGATE" --version)"
+    echo "server: $STUB_NAME"
     echo "python: $(bench/eval/.venv/bin/python --version 2>&1)"
     echo "inspect-ai: $(bench/eval/.venv/bin/python -c 'from importlib.metadata import version as v; print(v("inspect-ai"), "/ openai", v("openai"))')"
 } >"$OUT/env.txt"
 cat "$OUT/env.txt" >&2
 
 status=0
-bench/eval/.venv/bin/python bench/eval/harness.py --modelgate "$MODELGATE" --stub "$STUB" \
+bench/eval/.venv/bin/python bench/eval/harness.py --modelgate "$MODELGATE" --stub "${STUB_CMD[@]}" \
     --inspect bench/eval/.venv/bin/inspect --out "$OUT" "$@" || status=$?
 echo "uptime after: $(uptime)" | tee -a "$OUT/env.txt" >&2
 echo "run.sh: results in $OUT/results.md, $OUT/results.csv and $OUT/exit-codes.md" >&2
