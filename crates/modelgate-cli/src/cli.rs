@@ -544,6 +544,8 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
 }
 
 /// `modelgate eval …`
+// Parsed once per process; boxing the run arguments buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum EvalCommand {
     /// Run an evaluation from a spec and/or flags; flags override the spec.
@@ -590,7 +592,7 @@ pub(crate) struct EvalRunArgs {
     /// Run on an unpinned dataset (local experiments; recorded as an unpinned run).
     #[arg(long)]
     pub(crate) allow_unpinned: bool,
-    /// Solver step (repeatable, in order): generate, multiple_choice, agent, system:TEXT.
+    /// Solver step (repeatable, in order): `generate`, `multiple_choice`, `agent`, `system:TEXT`.
     #[arg(long = "solver", value_name = "STEP")]
     pub(crate) solvers: Vec<String>,
     /// Scorer (repeatable): match, includes, exact, regex:PATTERN, choice.
@@ -644,7 +646,7 @@ pub(crate) struct EvalRunArgs {
         default_value = ".modelgate"
     )]
     pub(crate) store: PathBuf,
-    /// Where to write the log (default STORE/logs/RUN_ID.json).
+    /// Where to write the log (default `STORE/logs/RUN_ID.json`).
     #[arg(long, value_name = "FILE")]
     pub(crate) log: Option<PathBuf>,
     /// Write a machine-readable result: total, completed, accuracy, status, log, …

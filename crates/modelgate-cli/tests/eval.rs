@@ -4,7 +4,12 @@
 //! tools, retries, and resume after SIGKILL.
 
 // Test code: a failed unwrap is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::format_push_string,
+    clippy::map_unwrap_or
+)]
 
 mod support;
 
@@ -27,10 +32,7 @@ fn read_json(path: &Path) -> Value {
 /// Generates a key pair in `dir`; returns (private, public).
 fn keys(dir: &Path) -> (PathBuf, PathBuf) {
     let prefix = dir.join("k");
-    let out = modelgate(
-        &["key", "generate", "--out", prefix.to_str().unwrap()],
-        dir,
-    );
+    let out = modelgate(&["key", "generate", "--out", prefix.to_str().unwrap()], dir);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     (dir.join("k.priv.pem"), dir.join("k.pub.pem"))
 }
@@ -152,7 +154,10 @@ fn view_summarises_and_lists_failing_samples() {
     let text = stdout(&out);
     assert!(text.contains("match"), "{text}");
     assert!(text.contains("0.9000 ±"), "{text}");
-    assert!(text.contains("failing samples: 20 (first 3 shown"), "{text}");
+    assert!(
+        text.contains("failing samples: 20 (first 3 shown"),
+        "{text}"
+    );
     assert!(text.contains("arith-009"), "{text}");
     let out = modelgate(
         &["eval", "view", log.to_str().unwrap(), "--format", "json"],
@@ -250,7 +255,14 @@ fn malformed_rows_are_skipped_and_recorded_or_abort_with_file_and_line() {
     let out = run("skip");
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let r = read_json(&dir.path().join("r.json"));
-    assert_eq!((r["total"].as_u64(), r["completed"].as_u64(), r["invalid"].as_u64()), (Some(3), Some(2), Some(1)));
+    assert_eq!(
+        (
+            r["total"].as_u64(),
+            r["completed"].as_u64(),
+            r["invalid"].as_u64()
+        ),
+        (Some(3), Some(2), Some(1))
+    );
     assert_eq!(r["accuracy"].as_f64(), Some(1.0));
     let out = run("abort");
     assert_eq!(code(&out), 2);
@@ -317,7 +329,10 @@ fn agent_tool_calls_run_in_the_sandbox() {
         .unwrap()["record"];
     assert_eq!(first["tool_calls"][0]["tool"], "bash");
     assert_eq!(first["tool_calls"][0]["exit_code"], 0);
-    assert!(first["output"].as_str().unwrap().contains("65534"), "{first}");
+    assert!(
+        first["output"].as_str().unwrap().contains("65534"),
+        "{first}"
+    );
 }
 
 #[test]
@@ -401,7 +416,15 @@ fn a_store_from_another_schema_version_fails_fast() {
     let dir = tempfile::tempdir().unwrap();
     let spec = example("arithmetic.yaml");
     let out = modelgate(
-        &["eval", "run", spec.to_str().unwrap(), "--store", "s", "--max-items", "2"],
+        &[
+            "eval",
+            "run",
+            spec.to_str().unwrap(),
+            "--store",
+            "s",
+            "--max-items",
+            "2",
+        ],
         dir.path(),
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -414,7 +437,10 @@ fn a_store_from_another_schema_version_fails_fast() {
     );
     assert_eq!(code(&out), 2);
     let err = stderr(&out);
-    assert!(err.contains("schema version 99") && err.contains("version 2"), "{err}");
+    assert!(
+        err.contains("schema version 99") && err.contains("version 2"),
+        "{err}"
+    );
 }
 
 /// Sets the store's schema version to 99 with the sqlite3 command-line shell when available,
@@ -459,11 +485,7 @@ fn pinned_dataset(dir: &Path, n: usize) -> (String, String) {
     }
     fs::write(dir.join("d.jsonl"), &text).unwrap();
     let out = modelgate(&["hash", "d.jsonl"], dir);
-    let sha = stdout(&out)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
+    let sha = stdout(&out).split_whitespace().next().unwrap().to_owned();
     ("d.jsonl".to_owned(), sha)
 }
 
@@ -493,10 +515,18 @@ fn openai_server_run_scores_every_sample() {
     let dir = tempfile::tempdir().unwrap();
     let (_rt, server) = stub(StubConfig::default());
     let (_, sha) = pinned_dataset(dir.path(), 50);
-    let out = run_against(dir.path(), &server.base_url(), &sha, &["--max-connections", "8"]);
+    let out = run_against(
+        dir.path(),
+        &server.base_url(),
+        &sha,
+        &["--max-connections", "8"],
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let r = read_json(&dir.path().join("r.json"));
-    assert_eq!((r["total"].as_u64(), r["completed"].as_u64()), (Some(50), Some(50)));
+    assert_eq!(
+        (r["total"].as_u64(), r["completed"].as_u64()),
+        (Some(50), Some(50))
+    );
     assert_eq!(r["accuracy"].as_f64(), Some(1.0));
     assert_eq!(server.request_count(), 50);
     assert!(server.max_in_flight() <= 8);
@@ -574,7 +604,14 @@ fn garbage_and_hanging_answers_are_bounded_recorded_errors() {
         dir.path(),
         &server.base_url(),
         &sha,
-        &["--max-connections", "1", "--max-retries", "0", "--request-timeout", "0.5"],
+        &[
+            "--max-connections",
+            "1",
+            "--max-retries",
+            "0",
+            "--request-timeout",
+            "0.5",
+        ],
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let r = read_json(&dir.path().join("r.json"));
@@ -596,7 +633,14 @@ fn garbage_and_hanging_answers_are_bounded_recorded_errors() {
         dir.path(),
         &server.base_url(),
         &sha,
-        &["--max-retries", "0", "--request-timeout", "0.5", "--on-failure", "abort"],
+        &[
+            "--max-retries",
+            "0",
+            "--request-timeout",
+            "0.5",
+            "--on-failure",
+            "abort",
+        ],
     );
     assert_eq!(code(&out), 2, "{}", stdout(&out));
 }

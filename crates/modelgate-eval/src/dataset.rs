@@ -174,19 +174,17 @@ pub fn load(spec: &DatasetSpec, options: &LoadOptions) -> Result<LoadedDataset, 
                 if samples.len() as u64 >= want {
                     continue;
                 }
-                fields
-                    .sample(record.line, &record.values)
-                    .and_then(|s| {
-                        if seen_ids.insert(s.id.clone()) {
-                            Ok(s)
-                        } else {
-                            Err(BadRow {
-                                line: record.line,
-                                column: None,
-                                message: format!("duplicate sample id {:?}", s.id),
-                            })
-                        }
-                    })
+                fields.sample(record.line, &record.values).and_then(|s| {
+                    if seen_ids.insert(s.id.clone()) {
+                        Ok(s)
+                    } else {
+                        Err(BadRow {
+                            line: record.line,
+                            column: None,
+                            message: format!("duplicate sample id {:?}", s.id),
+                        })
+                    }
+                })
             }
             Err(e) => Err(BadRow {
                 line: e.line,

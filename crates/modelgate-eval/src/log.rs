@@ -191,13 +191,19 @@ struct Prefix<'a> {
     run: &'a RunInfo,
 }
 
+/// Receives one sample: `(seq, id, chain, record bytes)`.
+pub type EmitSample<'a> = dyn FnMut(u64, &str, &str, &[u8]) -> std::io::Result<()> + 'a;
+
+/// Feeds every sample, in chain order, to the [`EmitSample`] it is given.
+pub type SampleSource<'a> = dyn FnMut(&mut EmitSample<'_>) -> std::io::Result<()> + 'a;
+
 /// Writes a log in one pass: `run`, then every sample `next_sample` yields, then `summary`.
 /// The file appears atomically at `path`.
 pub fn write_log(
     path: &Path,
     run: &RunInfo,
     summary: &Summary,
-    samples: &mut dyn FnMut(&mut dyn FnMut(u64, &str, &str, &[u8]) -> std::io::Result<()>) -> std::io::Result<()>,
+    samples: &mut SampleSource<'_>,
 ) -> Result<(), LogError> {
     let io = |source| LogError::Io {
         path: path.to_owned(),
@@ -233,7 +239,9 @@ pub fn write_log(
         out.write_all(b"\n],\"summary\":")?;
         serde_json::to_writer(&mut out, summary)?;
         out.write_all(b"}\n")?;
-        let file = out.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+        let file = out
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
         file.sync_all()
     })();
     if let Err(e) = result {
@@ -261,12 +269,11 @@ pub fn read_log(path: &Path) -> Result<(EvalLog, [u8; 32]), LogError> {
         });
     }
     let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    file.take(MAX_LOG_BYTES).read_to_end(&mut bytes).map_err(io)?;
-    let digest: [u8; 32] = sha2::Digest::finalize(sha2::Digest::chain_update(
-        sha2::Sha256::default(),
-        &bytes,
-    ))
-    .into();
+    file.take(MAX_LOG_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    let digest: [u8; 32] =
+        sha2::Digest::finalize(sha2::Digest::chain_update(sha2::Sha256::default(), &bytes)).into();
     let malformed = |message: String| LogError::Malformed {
         path: path.to_owned(),
         message,

@@ -104,9 +104,10 @@ pub fn sign_log(
     run: &RunInfo,
     signer: &dyn Signer,
 ) -> Result<String, modelgate_attest::SignError> {
-    let name = log
-        .file_name()
-        .map_or_else(|| log.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let name = log.file_name().map_or_else(
+        || log.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let statement = Statement::new(
         vec![Subject {
             name: Some(name),

@@ -148,13 +148,13 @@ struct Shared {
 }
 
 /// Runs an evaluation to the end (or to an abort) and writes its log.
-pub fn run(request: &RunRequest, observer: Arc<dyn Observer>) -> Result<RunOutcome, RunError> {
+pub fn run(request: &RunRequest, observer: &Arc<dyn Observer>) -> Result<RunOutcome, RunError> {
     let mut store = SqliteStore::open_dir(&request.store_dir)?;
     let (spec, run_id, started_at, resumed, expect_sha) = match &request.resume {
         Some(id) => {
-            let row = store
-                .run(id)?
-                .ok_or_else(|| RunError::Resume(format!("no run {id:?} in {}", request.store_dir.display())))?;
+            let row = store.run(id)?.ok_or_else(|| {
+                RunError::Resume(format!("no run {id:?} in {}", request.store_dir.display()))
+            })?;
             if row.status != RunStatus::Running {
                 return Err(RunError::Resume(format!(
                     "run {id} is {} already; only an interrupted run resumes",
@@ -181,7 +181,9 @@ pub fn run(request: &RunRequest, observer: Arc<dyn Observer>) -> Result<RunOutco
     };
     let on_failure = spec.on_failure.unwrap_or_default();
     let allow_unpinned = request.allow_unpinned
-        || (request.resume.is_some() && spec.dataset.sha256.is_none() && spec.dataset.registry.is_none());
+        || (request.resume.is_some()
+            && spec.dataset.sha256.is_none()
+            && spec.dataset.registry.is_none());
     // 2. The dataset, pinned, before any model call.
     let data = dataset::load(
         &spec.dataset,
@@ -215,9 +217,13 @@ pub fn run(request: &RunRequest, observer: Arc<dyn Observer>) -> Result<RunOutco
     };
     let model_digest = match &spec.model_artifact {
         Some(path) => {
-            let manifest = modelgate_attest::hash_model(path, &modelgate_attest::HashOptions::default())
-                .map_err(|e| RunError::Setup(format!("model artifact: {e}")))?;
-            Some(format!("sha256:{}", modelgate_core::to_hex(&manifest.root_digest())))
+            let manifest =
+                modelgate_attest::hash_model(path, &modelgate_attest::HashOptions::default())
+                    .map_err(|e| RunError::Setup(format!("model artifact: {e}")))?;
+            Some(format!(
+                "sha256:{}",
+                modelgate_core::to_hex(&manifest.root_digest())
+            ))
         }
         None => None,
     };
@@ -229,10 +235,11 @@ pub fn run(request: &RunRequest, observer: Arc<dyn Observer>) -> Result<RunOutco
         .map_err(|e| RunError::Setup(format!("cannot start the async runtime: {e}")))?;
     let options = provider_options(&spec);
     let (provider, scorers, judges) = runtime.block_on(async {
-        let provider = provider::resolve(&model, &options).map_err(|source| RunError::Provider {
-            model: model.clone(),
-            source,
-        })?;
+        let provider =
+            provider::resolve(&model, &options).map_err(|source| RunError::Provider {
+                model: model.clone(),
+                source,
+            })?;
         let mut scorers = Vec::new();
         let mut judges = Vec::new();
         for s in &spec.scorers {
@@ -283,13 +290,17 @@ pub fn run(request: &RunRequest, observer: Arc<dyn Observer>) -> Result<RunOutco
         .cloned()
         .map(Arc::new)
         .collect();
-    observer.start(&run_id, (todo.len() + bad_rows.len()) as u64, done.len() as u64);
+    observer.start(
+        &run_id,
+        (todo.len() + bad_rows.len()) as u64,
+        done.len() as u64,
+    );
     let (tx, rx) = mpsc::channel::<(String, Vec<u8>, bool)>();
     for (id, bad) in bad_rows {
         let record = invalid_record(&id, bad);
         let _ = tx.send((id, record, true));
     }
-    let writer = spawn_writer(store, run_id.clone(), rx, Arc::clone(&observer));
+    let writer = spawn_writer(store, run_id.clone(), rx, Arc::clone(observer));
     let shared = Arc::new(Shared {
         provider,
         steps: spec.solver.clone(),
@@ -336,10 +347,12 @@ pub fn run(request: &RunRequest, observer: Arc<dyn Observer>) -> Result<RunOutco
     let mut head = modelgate_store::genesis(&run_id);
     let mut count = 0u64;
     store.for_each_sample(&run_id, &mut |row| {
-        summarizer.add(&row.record).map_err(|message| StoreError::Corrupt {
-            path: request.store_dir.clone(),
-            message: format!("record {}: {message}", row.seq),
-        })?;
+        summarizer
+            .add(&row.record)
+            .map_err(|message| StoreError::Corrupt {
+                path: request.store_dir.clone(),
+                message: format!("record {}: {message}", row.seq),
+            })?;
         head = modelgate_store::link(&head, &row.record);
         count += 1;
         Ok(())
@@ -397,11 +410,12 @@ pub fn run(request: &RunRequest, observer: Arc<dyn Observer>) -> Result<RunOutco
     write_log(&log_path, &run, &summary, &mut |emit| {
         store
             .for_each_sample(&run_id, &mut |row| {
-                emit(row.seq, &row.sample_id, &row.chain, &row.record)
-                    .map_err(|e| StoreError::Database {
+                emit(row.seq, &row.sample_id, &row.chain, &row.record).map_err(|e| {
+                    StoreError::Database {
                         path: log_path.clone(),
                         message: e.to_string(),
-                    })
+                    }
+                })
             })
             .map_err(std::io::Error::other)
     })?;
@@ -569,7 +583,11 @@ async fn solve_sample(shared: &Shared, sample: Arc<Sample>) -> SampleRecord {
         sandbox_policy: shared.policy.as_ref(),
         tool_timeout: None,
     };
-    let solved = tokio::time::timeout(shared.sample_timeout, run_steps(&shared.steps, &mut state, &ctx)).await;
+    let solved = tokio::time::timeout(
+        shared.sample_timeout,
+        run_steps(&shared.steps, &mut state, &ctx),
+    )
+    .await;
     let mut error = match solved {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(solve_error(&e)),

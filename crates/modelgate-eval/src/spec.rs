@@ -347,10 +347,12 @@ impl Spec {
             ));
         }
         if self.solver.is_empty() {
-            self.solver.push(SolverStep::Generate(Default::default()));
+            self.solver
+                .push(SolverStep::Generate(crate::solver::GenerateStep::default()));
         }
         if self.scorers.is_empty() {
-            self.scorers.push(ScorerSpec::Match(Default::default()));
+            self.scorers
+                .push(ScorerSpec::Match(crate::scorer::MatchOptions::default()));
         }
         let conns = self.max_connections.get_or_insert(16);
         if *conns == 0 || *conns > 4096 {
@@ -408,9 +410,12 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_errors_with_a_line() {
-        let err = Spec::parse("task: t\nmodel: mock/echo\nlimits:\n  max_itmes: 3\n", "s.yaml")
-            .unwrap_err()
-            .to_string();
+        let err = Spec::parse(
+            "task: t\nmodel: mock/echo\nlimits:\n  max_itmes: 3\n",
+            "s.yaml",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("max_itmes"), "{err}");
         assert!(err.contains("line 4"), "{err}");
     }
@@ -431,7 +436,10 @@ mod tests {
         assert!(spec.clone().finalize("s").is_err(), "short sha256 refused");
         spec.dataset.sha256 = Some(format!("sha256:{}", "A".repeat(64)));
         let spec = spec.finalize("s").unwrap();
-        assert_eq!(spec.dataset.sha256.as_deref(), Some("a".repeat(64).as_str()));
+        assert_eq!(
+            spec.dataset.sha256.as_deref(),
+            Some("a".repeat(64).as_str())
+        );
         assert_eq!(spec.max_connections, Some(16));
         assert_eq!(spec.digest().len(), 64);
     }

@@ -157,7 +157,8 @@ impl Summarizer {
         self.limits_hit += u64::from(r.limit_hit.is_some());
         self.retries += r.retries.len() as u64;
         self.tool_calls += r.tool_calls.len() as u64;
-        self.tool_calls_refused += r.tool_calls.iter().filter(|t| t.refused.is_some()).count() as u64;
+        self.tool_calls_refused +=
+            r.tool_calls.iter().filter(|t| t.refused.is_some()).count() as u64;
         self.sandbox_events += r.sandbox_events.len() as u64;
         self.input_tokens += r.usage.input_tokens;
         self.output_tokens += r.usage.output_tokens;
@@ -176,7 +177,7 @@ impl Summarizer {
             };
             m.n += 1;
             let delta = s.value - m.mean;
-            m.mean += delta / m.n as f64;
+            m.mean += delta / count(m.n);
             m.m2 += delta * (s.value - m.mean);
         }
         Ok(())
@@ -188,7 +189,7 @@ impl Summarizer {
             .scorers
             .iter()
             .map(|m| {
-                let n = m.n as f64;
+                let n = count(m.n);
                 let stderr = if m.n < 2 {
                     0.0
                 } else {
@@ -224,6 +225,12 @@ impl Summarizer {
     }
 }
 
+/// A count as a float (sample counts are far below 2^52, where the conversion is exact).
+#[allow(clippy::cast_precision_loss)]
+fn count(n: u64) -> f64 {
+    n as f64
+}
+
 /// Rounds to 6 decimals so summaries compare exactly after a JSON round trip.
 fn round(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
@@ -257,9 +264,10 @@ mod tests {
     fn rejects_out_of_range_and_unknown_scores() {
         let mut s = Summarizer::new(&["match".to_owned()]);
         assert!(s.add(&rec("ok", 1.5)).is_err());
-        assert!(s
-            .add(br#"{"status":"ok","scores":[{"scorer":"x","value":1}]}"#)
-            .is_err());
+        assert!(
+            s.add(br#"{"status":"ok","scores":[{"scorer":"x","value":1}]}"#)
+                .is_err()
+        );
         assert!(s.add(b"not json").is_err());
     }
 }

@@ -205,9 +205,8 @@ pub fn verify_log(
     checks.push(Check {
         name: "chain",
         ok: chain_problem.is_none(),
-        detail: chain_problem.unwrap_or_else(|| {
-            format!("{} records chain to head {head_hex}", log.samples.len())
-        }),
+        detail: chain_problem
+            .unwrap_or_else(|| format!("{} records chain to head {head_hex}", log.samples.len())),
     });
     let recomputed = summarizer.summary();
     let summary_detail = match record_problem {
@@ -272,7 +271,12 @@ fn check_provenance(log: &EvalLog, statement: &modelgate_attest::Statement) -> C
     ))
 }
 
-fn diff_values(path: &str, log: &serde_json::Value, signed: &serde_json::Value, out: &mut Vec<String>) {
+fn diff_values(
+    path: &str,
+    log: &serde_json::Value,
+    signed: &serde_json::Value,
+    out: &mut Vec<String>,
+) {
     use serde_json::Value;
     match (log, signed) {
         (Value::Object(a), Value::Object(b)) => {
@@ -302,7 +306,9 @@ fn summary_difference(recorded: &Summary, recomputed: &Summary) -> String {
         diffs
             .into_iter()
             .take(3)
-            .map(|d| d.replace("log ", "recomputed ").replace("signed ", "recorded "))
+            .map(|d| d
+                .replace("log ", "recomputed ")
+                .replace("signed ", "recorded "))
             .collect::<Vec<_>>()
             .join("; ")
     )

@@ -1,7 +1,12 @@
 //! `verify_log` against an insider who holds the signing key: re-signing an edited log makes the
 //! signature and provenance checks pass, so the chain and summary checks must catch the edit.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::format_push_string,
+    clippy::map_unwrap_or
+)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -56,7 +61,7 @@ fn signed_run(dir: &Path) -> (PathBuf, KeySigner) {
             sign_key: Some(key_path),
             resume: None,
         },
-        Arc::new(Quiet),
+        &(Arc::new(Quiet) as Arc<dyn modelgate_eval::runner::Observer>),
     )
     .unwrap();
     assert_eq!(outcome.summary.accuracy, Some(0.8));
@@ -64,7 +69,11 @@ fn signed_run(dir: &Path) -> (PathBuf, KeySigner) {
 }
 
 /// Rewrites `log` with `edit` applied to its parsed form and re-signs it with `signer`.
-fn rewrite_and_resign(log: &Path, signer: &KeySigner, edit: impl FnOnce(&mut EvalLog, &mut Vec<(u64, String, String, Vec<u8>)>)) {
+fn rewrite_and_resign(
+    log: &Path,
+    signer: &KeySigner,
+    edit: impl FnOnce(&mut EvalLog, &mut Vec<(u64, String, String, Vec<u8>)>),
+) {
     let (mut parsed, _) = read_log(log).unwrap();
     let mut samples: Vec<(u64, String, String, Vec<u8>)> = parsed
         .samples

@@ -32,7 +32,7 @@ pub(super) fn run(args: &EvalRunArgs) -> anyhow::Result<Outcome> {
         resume: args.resume.clone(),
     };
     let observer: Arc<dyn Observer> = Arc::new(Progress::new(std::io::stderr().is_terminal()));
-    let outcome = runner::run(&request, observer);
+    let outcome = runner::run(&request, &observer);
     crate::render::clear_progress();
     let outcome = outcome?;
     if let Some(path) = &args.results_json {
@@ -82,10 +82,12 @@ fn build_spec(args: &EvalRunArgs) -> anyhow::Result<Spec> {
     over.retries.request_timeout_s = args.request_timeout;
     over.sandbox.policy.clone_from(&args.sandbox_policy);
     for s in &args.solvers {
-        over.solver.push(SolverStep::from_flag(s).map_err(anyhow::Error::msg)?);
+        over.solver
+            .push(SolverStep::from_flag(s).map_err(anyhow::Error::msg)?);
     }
     for s in &args.scorers {
-        over.scorers.push(ScorerSpec::from_flag(s).map_err(anyhow::Error::msg)?);
+        over.scorers
+            .push(ScorerSpec::from_flag(s).map_err(anyhow::Error::msg)?);
     }
     if args.dataset_sha256.is_some() && spec.dataset.registry.is_some() && args.dataset.is_some() {
         // A file given on the command line with its own pin replaces the registry entry.
@@ -159,7 +161,11 @@ fn print_summary(o: &RunOutcome) -> anyhow::Result<()> {
         s.tool_calls_refused,
         s.sandbox_events
     )?;
-    writeln!(out, "{:<14} {:>8} {:>20} {:>20}", "scorer", "n", "mean ± stderr", "95% CI")?;
+    writeln!(
+        out,
+        "{:<14} {:>8} {:>20} {:>20}",
+        "scorer", "n", "mean ± stderr", "95% CI"
+    )?;
     for m in &s.scorers {
         writeln!(
             out,
@@ -243,7 +249,11 @@ impl Observer for Progress {
             "\r\x1b[2K[{}{}] {done}/{total} samples, {errors} errors, {:.0}/s",
             "#".repeat(filled),
             " ".repeat(width as usize - filled),
-            if elapsed > 0.0 { done as f64 / elapsed } else { 0.0 }
+            if elapsed > 0.0 {
+                f64::from(u32::try_from(done).unwrap_or(u32::MAX)) / elapsed
+            } else {
+                0.0
+            }
         );
         let _ = stderr.flush();
     }

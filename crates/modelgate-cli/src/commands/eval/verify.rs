@@ -38,5 +38,9 @@ pub(super) fn run(args: &EvalVerifyArgs) -> anyhow::Result<Outcome> {
         out
     };
     crate::render::emit(&text, None)?;
-    Ok(if verified { Outcome::Pass } else { Outcome::Fail })
+    Ok(if verified {
+        Outcome::Pass
+    } else {
+        Outcome::Fail
+    })
 }

@@ -1,5 +1,6 @@
 //! `modelgate eval view`.
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 
 use modelgate_eval::log::read_log;
@@ -79,7 +80,6 @@ pub(super) fn run(args: &EvalViewArgs) -> anyhow::Result<Outcome> {
     let r = &log.run;
     let s = &log.summary;
     let mut out = String::new();
-    use std::fmt::Write as _;
     let _ = writeln!(out, "run {}  {}", r.run_id, r.status);
     let _ = writeln!(out, "task      {}", r.task);
     let _ = writeln!(out, "model     {}", r.model);
@@ -89,7 +89,11 @@ pub(super) fn run(args: &EvalViewArgs) -> anyhow::Result<Outcome> {
         r.dataset.path,
         r.dataset.format,
         r.dataset.sha256,
-        if r.dataset.pinned { "pinned" } else { "UNPINNED" }
+        if r.dataset.pinned {
+            "pinned"
+        } else {
+            "UNPINNED"
+        }
     );
     let _ = writeln!(out, "time      {} → {}", r.started_at, r.finished_at);
     if let Some(e) = &r.error {
@@ -103,9 +107,18 @@ pub(super) fn run(args: &EvalViewArgs) -> anyhow::Result<Outcome> {
     let _ = writeln!(
         out,
         "calls     {} retries, {} tool calls ({} refused), {} sandbox events, {} in / {} out tokens",
-        s.retries, s.tool_calls, s.tool_calls_refused, s.sandbox_events, s.input_tokens, s.output_tokens
+        s.retries,
+        s.tool_calls,
+        s.tool_calls_refused,
+        s.sandbox_events,
+        s.input_tokens,
+        s.output_tokens
     );
-    let _ = writeln!(out, "\n{:<14} {:>8} {:>20} {:>20}", "scorer", "n", "mean ± stderr", "95% CI");
+    let _ = writeln!(
+        out,
+        "\n{:<14} {:>8} {:>20} {:>20}",
+        "scorer", "n", "mean ± stderr", "95% CI"
+    );
     for m in &s.scorers {
         let _ = writeln!(
             out,
