@@ -58,6 +58,28 @@ fn signed_arithmetic(dir: &Path) -> (Value, PathBuf, PathBuf) {
     assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
     let results = read_json(&results);
     let log = PathBuf::from(results["log"].as_str().unwrap());
+    // The finished run is an `eval_run` entry in the store's evidence ledger.
+    let out = modelgate(
+        &[
+            "ledger",
+            "export",
+            "--store",
+            dir.join("store").to_str().unwrap(),
+        ],
+        dir,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let entry = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["kind"] == "eval_run")
+        .expect("an eval_run ledger entry");
+    assert!(
+        entry
+            .to_string()
+            .contains(results["run_id"].as_str().unwrap()),
+        "{entry}"
+    );
     (results, log, public)
 }
 

@@ -444,6 +444,29 @@ pub fn run(request: &RunRequest, observer: &Arc<dyn Observer>) -> Result<RunOutc
             log_signed: signature_path.is_some(),
         },
     )?;
+    // The evidence ledger: one `eval_run` entry per finished run, for audits and the gate.
+    let ledger_payload = serde_json::json!({
+        "run_id": run_id,
+        "status": status.as_str(),
+        "task": run.task,
+        "model": run.model,
+        "model_digest": run.model_digest,
+        "dataset_sha256": run.dataset.sha256,
+        "dataset_pinned": run.dataset.pinned,
+        "judges": run.judges,
+        "log_path": log_path.display().to_string(),
+        "log_sha256": log_sha256,
+        "log_signed": signature_path.is_some(),
+        "accuracy": summary.accuracy,
+        "tool_calls_refused": summary.tool_calls_refused,
+        "sandbox_events": summary.sandbox_events,
+    });
+    modelgate_store::Ledger::append(
+        &mut store,
+        modelgate_store::EntryKind::EvalRun,
+        run.model_digest.as_deref().unwrap_or(&run_id),
+        ledger_payload.to_string().as_bytes(),
+    )?;
     Ok(RunOutcome {
         run_id,
         status,
