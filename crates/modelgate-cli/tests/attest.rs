@@ -12,7 +12,6 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 use serde_json::Value;
 
@@ -650,38 +649,6 @@ fn attest_and_verify_attestation_as_envelope_and_bundle() {
 
 // --- interop with the reference implementations ----------------------------------------------
 
-/// The interop venv's Python, after running scripts/interop-env.sh once per test process.
-fn interop_python() -> Option<PathBuf> {
-    static SETUP: OnceLock<Result<(), String>> = OnceLock::new();
-    let root = repo_root();
-    let python = root.join(".venv-interop/bin/python");
-    let setup =
-        SETUP.get_or_init(
-            || match Command::new(root.join("scripts/interop-env.sh")).output() {
-                Ok(o) if o.status.success() => Ok(()),
-                Ok(o) => Err(format!(
-                    "scripts/interop-env.sh failed: {}{}",
-                    String::from_utf8_lossy(&o.stdout),
-                    String::from_utf8_lossy(&o.stderr)
-                )),
-                Err(e) => Err(format!("cannot run scripts/interop-env.sh: {e}")),
-            },
-        );
-    if setup.is_ok() && python.exists() {
-        return Some(python);
-    }
-    let why = match setup {
-        Err(e) => e.clone(),
-        Ok(()) => format!("{} is missing", python.display()),
-    };
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "interop venv unavailable in CI ({why}); run scripts/interop-env.sh"
-    );
-    eprintln!("\n*** SKIPPED interop test: {why}. Run scripts/interop-env.sh to enable. ***\n");
-    None
-}
-
 fn helper() -> PathBuf {
     repo_root().join("crates/modelgate-cli/tests/interop/helper.py")
 }
@@ -717,7 +684,7 @@ fn ok(out: &Output, what: &str) {
 
 #[test]
 fn interop_model_signing_cli_signatures_verify_with_modelgate() {
-    let Some(python) = interop_python() else {
+    let Some(python) = support::interop_venv_python() else {
         return;
     };
     for key_type in ["ecdsa-p256", "ecdsa-p384"] {
@@ -752,7 +719,7 @@ fn interop_model_signing_cli_signatures_verify_with_modelgate() {
 
 #[test]
 fn interop_modelgate_signatures_verify_with_model_signing_cli() {
-    let Some(python) = interop_python() else {
+    let Some(python) = support::interop_venv_python() else {
         return;
     };
     for key_type in ["ecdsa-p256", "ecdsa-p384"] {
@@ -797,7 +764,7 @@ fn interop_modelgate_signatures_verify_with_model_signing_cli() {
 
 #[test]
 fn interop_single_file_and_symlink_models_both_ways() {
-    let Some(python) = interop_python() else {
+    let Some(python) = support::interop_venv_python() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -931,7 +898,7 @@ fn interop_single_file_and_symlink_models_both_ways() {
 
 #[test]
 fn interop_sharded_and_blake2_signatures_both_ways() {
-    let Some(python) = interop_python() else {
+    let Some(python) = support::interop_venv_python() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -1027,7 +994,7 @@ fn interop_sharded_and_blake2_signatures_both_ways() {
 
 #[test]
 fn interop_dsse_envelopes_with_securesystemslib_both_ways() {
-    let Some(python) = interop_python() else {
+    let Some(python) = support::interop_venv_python() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -1091,7 +1058,7 @@ fn interop_dsse_envelopes_with_securesystemslib_both_ways() {
 
 #[test]
 fn interop_dsse_envelopes_with_sigstore_python_both_ways() {
-    let Some(python) = interop_python() else {
+    let Some(python) = support::interop_venv_python() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
