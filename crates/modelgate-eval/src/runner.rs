@@ -13,7 +13,7 @@
 //! run's recorded spec and dataset digest and solves only the samples not yet recorded.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -29,7 +29,7 @@ use crate::provenance;
 use crate::provider::{self, Provider, ProviderOptions};
 use crate::record::{SampleError, SampleRecord, SampleStatus};
 use crate::sample::Sample;
-use crate::scorer::{self, Scorer, ScorerSpec};
+use crate::scorer::{self, Scorer};
 use crate::solver::{SolveContext, SolveError, SolveLimits, SolverStep, TaskState};
 use crate::spec::{OnFailure, Spec};
 use crate::summary::{Summarizer, Summary};
@@ -259,6 +259,8 @@ pub fn run(request: &RunRequest, observer: &Arc<dyn Observer>) -> Result<RunOutc
         }
         Ok::<_, RunError>((provider, scorers, judges))
     })?;
+    // The names the scores are recorded under, as the built scorers give them.
+    let scorer_names: Vec<String> = scorers.iter().map(|s| s.name().to_owned()).collect();
     let pinned = data.pin != PinSource::Unpinned;
     let spec_json = spec.canonical_json();
     let spec_sha256 = spec.digest();
@@ -342,7 +344,6 @@ pub fn run(request: &RunRequest, observer: &Arc<dyn Observer>) -> Result<RunOutc
         return Err(RunError::Store(e));
     }
     // 5. Summary from the store, log from the store, signature.
-    let scorer_names: Vec<String> = spec.scorers.iter().map(scorer_name).collect();
     let mut summarizer = Summarizer::new(&scorer_names);
     let mut head = modelgate_store::genesis(&run_id);
     let mut count = 0u64;
@@ -478,19 +479,6 @@ pub fn run(request: &RunRequest, observer: &Arc<dyn Observer>) -> Result<RunOutc
         run,
         fail_under: spec.fail_under,
     })
-}
-
-/// The name each scorer records its scores under.
-pub fn scorer_name(spec: &ScorerSpec) -> String {
-    match spec {
-        ScorerSpec::Exact(_) => "exact",
-        ScorerSpec::Includes(_) => "includes",
-        ScorerSpec::Match(_) => "match",
-        ScorerSpec::Regex(_) => "regex",
-        ScorerSpec::Choice => "choice",
-        ScorerSpec::ModelGraded(_) => "model_graded",
-    }
-    .to_owned()
 }
 
 /// Provider settings from the spec.
@@ -717,9 +705,4 @@ fn spawn_writer(
         }
         (store, None)
     })
-}
-
-/// Whether `path` looks like a store directory.
-pub fn store_exists(dir: &Path) -> bool {
-    dir.join("modelgate.db").is_file()
 }
